@@ -1,0 +1,262 @@
+//! `sandrun bench`: per-invocation latency of fresh sandboxes, measured in
+//! one process, beside a native `python3` subprocess running the same
+//! handler and beside whole `sandrun run` processes, all in the same run so
+//! that the ratios compare like with like.
+
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use sandrun_runtime::{Call, Policy};
+use serde::Serialize;
+
+use crate::cli::{BenchArgs, GlobalArgs};
+use crate::exit::bad_input;
+use crate::loader;
+use crate::plan::{self, Mode};
+use crate::progress::Progress;
+use crate::source::ScriptSource;
+
+/// Latency figures of one way of running the handler.
+#[derive(Debug, Serialize)]
+struct Figures {
+    runs: usize,
+    p50_ms: f64,
+    p99_ms: f64,
+    mean_ms: f64,
+    min_ms: f64,
+}
+
+impl Figures {
+    fn from(mut samples: Vec<Duration>) -> Option<Figures> {
+        if samples.is_empty() {
+            return None;
+        }
+        samples.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let at = |q: f64| ms(samples[((samples.len() - 1) as f64 * q).round() as usize]);
+        Some(Figures {
+            runs: samples.len(),
+            p50_ms: at(0.5),
+            p99_ms: at(0.99),
+            mean_ms: samples.iter().map(|d| ms(*d)).sum::<f64>() / samples.len() as f64,
+            min_ms: ms(samples[0]),
+        })
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    image: String,
+    handler: String,
+    /// Each invocation in a fresh sandbox, inside this process.
+    sandbox: Figures,
+    /// `python3 driver.py` per invocation: a fresh native interpreter.
+    native_python: Option<Figures>,
+    /// A whole `sandrun run --json` process per invocation, caches warm.
+    sandrun_process: Option<Figures>,
+    /// native_python p50 / sandbox p50: how many times faster the sandbox is.
+    speedup_vs_native: Option<f64>,
+    /// sandrun_process p50 / native_python p50: below 1 means faster than python3.
+    process_vs_native: Option<f64>,
+}
+
+pub fn run(global: &GlobalArgs, args: &BenchArgs) -> anyhow::Result<ExitCode> {
+    let handler = args
+        .entry
+        .handler
+        .clone()
+        .ok_or_else(|| bad_input!("sandrun bench measures a handler: pass --handler NAME"))?;
+    if args.iterations == 0 {
+        return Err(bad_input!("--iterations must be at least 1"));
+    }
+    let source = ScriptSource::open(&args.source)?;
+    let (invocation, mode) = plan::invocation(&source, &args.entry, None)?;
+    debug_assert_eq!(mode, Mode::Handler);
+    let event = match invocation.call() {
+        Call::Handler { event, .. } => event.clone(),
+        Call::Command { .. } => bail!("a handler was expected"),
+    };
+    let progress = Progress::new(args.json);
+    let (_runtime, image) = loader::open_python(global, &progress)?;
+    let policy = Policy {
+        timeout_ms: 60_000,
+        ..Policy::default()
+    };
+
+    // Warm up, and make sure the handler works before timing it.
+    for _ in 0..3 {
+        let result = image.run(&invocation, &policy)?;
+        if !result.is_success() {
+            let error = result.error.map(|e| format!("{}: {}", e.kind, e.message));
+            return Err(bad_input!(
+                "the handler does not succeed, so there is nothing to measure: {}",
+                error.unwrap_or_else(|| format!("{:?}", result.status))
+            ));
+        }
+    }
+    let mut samples = Vec::with_capacity(args.iterations);
+    for _ in 0..args.iterations {
+        let started = Instant::now();
+        let result = image.run(&invocation, &policy)?;
+        samples.push(started.elapsed());
+        if !result.is_success() {
+            bail!(
+                "an invocation failed during the benchmark: {:?}",
+                result.error
+            );
+        }
+    }
+    let sandbox = Figures::from(samples).context("no samples")?;
+
+    let native_python = if args.native_iterations > 0 {
+        let driver = NativeDriver::new(&source.dir, source.entry.as_deref(), &handler, &event)?;
+        Figures::from(time_processes(args.native_iterations, || driver.command())?)
+    } else {
+        None
+    };
+    let sandrun_process = if args.process_iterations > 0 {
+        let exe = std::env::current_exe().context("cannot find the sandrun binary")?;
+        let payload = serde_json::to_string(&event)?;
+        Figures::from(time_processes(args.process_iterations, || {
+            let mut command = Command::new(&exe);
+            command.arg("run").arg(&args.source).args([
+                "--handler",
+                &handler,
+                "--payload",
+                &payload,
+                "--json",
+            ]);
+            if let Some(dir) = &global.cache_dir {
+                command.arg("--cache-dir").arg(dir);
+            }
+            if let Some(dir) = &global.image_dir {
+                command.arg("--image-dir").arg(dir);
+            }
+            command
+        })?)
+    } else {
+        None
+    };
+
+    let speedup_vs_native = native_python.as_ref().map(|n| n.p50_ms / sandbox.p50_ms);
+    let process_vs_native = match (&sandrun_process, &native_python) {
+        (Some(p), Some(n)) => Some(p.p50_ms / n.p50_ms),
+        _ => None,
+    };
+    let report = Report {
+        image: image.digest().to_string(),
+        handler,
+        sandbox,
+        native_python,
+        sandrun_process,
+        speedup_vs_native,
+        process_vs_native,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print_report(&report);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(report: &Report) {
+    println!("handler {} on image {}", report.handler, report.image);
+    let row = |name: &str, f: &Figures| {
+        println!(
+            "  {name:<34} {:>5} runs   p50 {:>8.3} ms   p99 {:>8.3} ms   mean {:>8.3} ms",
+            f.runs, f.p50_ms, f.p99_ms, f.mean_ms
+        );
+    };
+    row("fresh sandbox (in process)", &report.sandbox);
+    if let Some(f) = &report.native_python {
+        row("native python3 subprocess", f);
+    }
+    if let Some(f) = &report.sandrun_process {
+        row("`sandrun run` (whole process)", f);
+    }
+    if let Some(ratio) = report.speedup_vs_native {
+        println!("  fresh sandbox is {ratio:.1}x faster than a native python3 subprocess (p50)");
+    }
+    if let Some(ratio) = report.process_vs_native {
+        println!("  a whole `sandrun run` takes {ratio:.2}x the time of `python3 script.py` (p50)");
+    }
+}
+
+/// Times `runs` processes from `make`, each to completion; a failing run
+/// stops the benchmark.
+fn time_processes(runs: usize, make: impl Fn() -> Command) -> anyhow::Result<Vec<Duration>> {
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let mut command = make();
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let started = Instant::now();
+        let output = command
+            .output()
+            .with_context(|| format!("cannot start {:?}", command.get_program()))?;
+        samples.push(started.elapsed());
+        if !output.status.success() {
+            bail!(
+                "{:?} failed during the benchmark ({}): {}",
+                command.get_program(),
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+    Ok(samples)
+}
+
+/// A `python3` script that imports the same handler and calls it once with
+/// the same event, as a native baseline.
+struct NativeDriver {
+    dir: tempfile::TempDir,
+}
+
+impl NativeDriver {
+    fn new(
+        script_dir: &Path,
+        entry: Option<&str>,
+        handler: &str,
+        event: &serde_json::Value,
+    ) -> anyhow::Result<NativeDriver> {
+        let function = handler.rsplit_once('.').map_or(handler, |(_, f)| f);
+        let module = match entry {
+            Some(file) => file.trim_end_matches(".py"),
+            None => handler
+                .rsplit_once('.')
+                .map(|(module, _)| module)
+                .ok_or_else(|| bad_input!("handler {handler:?} has no module"))?,
+        };
+        let dir = tempfile::tempdir().context("cannot create the native driver's folder")?;
+        // JSON string literals are valid Python string literals.
+        let literal = |text: &str| serde_json::to_string(text).unwrap_or_default();
+        let context = serde_json::json!({
+            "invocation_id": "bench", "automation:EXECUTION_ID": "bench",
+            "handler": handler, "remaining_time_ms": 60_000,
+        });
+        let driver = format!(
+            "import json, sys\nsys.path.insert(0, {dir})\nimport importlib\n\
+             handler = getattr(importlib.import_module({module}), {function})\n\
+             print(json.dumps(handler(json.loads({event}), json.loads({context}))))\n",
+            dir = literal(&script_dir.display().to_string()),
+            module = literal(module),
+            function = literal(function),
+            event = literal(&serde_json::to_string(event)?),
+            context = literal(&context.to_string()),
+        );
+        std::fs::write(dir.path().join("driver.py"), driver)?;
+        Ok(NativeDriver { dir })
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new("python3");
+        command.arg(self.dir.path().join("driver.py"));
+        command
+    }
+}

@@ -1,0 +1,40 @@
+//! The `sandrun` command line.
+
+mod archive;
+mod cli;
+mod commands;
+mod exit;
+mod images;
+mod language;
+mod loader;
+mod payload;
+mod plan;
+mod progress;
+mod source;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match &cli.command {
+        Command::Run(args) => commands::run::run(&cli.global, args),
+        Command::Bench(args) => commands::bench::run(&cli.global, args),
+        Command::Image(command) => commands::image::run(&cli.global, command),
+    };
+    outcome.unwrap_or_else(|error| {
+        let code = exit::for_error(&error);
+        if matches!(&cli.command, Command::Run(args) if args.json) {
+            // JSON mode promises one object on stdout, also when nothing ran.
+            println!("{}", exit::error_json(&error));
+        }
+        eprintln!("sandrun: {error}");
+        for cause in error.chain().skip(1) {
+            eprintln!("  caused by: {cause}");
+        }
+        code
+    })
+}

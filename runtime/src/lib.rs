@@ -1,0 +1,63 @@
+//! Run Python handlers and scripts in a WebAssembly sandbox, with enforced
+//! limits, from Rust.
+//!
+//! ```no_run
+//! use sandrun_runtime::{Invocation, Policy, Runtime};
+//!
+//! // Once per process: the engines and the epoch ticker.
+//! let runtime = Runtime::builder().cache_dir("/tmp/sandrun-cache").build()?;
+//! // Once per image: compile, or reuse the cached compiled artifact.
+//! let python = runtime.load_image("/path/to/images/python")?;
+//! // Per call: a fresh sandbox with its own limits.
+//! let call = Invocation::handler("examples/hello", "main.handler")
+//!     .event(serde_json::json!({"name": "world"}));
+//! let policy = Policy { timeout_ms: 5_000, ..Policy::default() };
+//! let result = python.run(&call, &policy)?;
+//! println!("{:?}: {}", result.status, serde_json::to_string(&result.payload)?);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The same program is `runtime/examples/handler.rs`.
+//!
+//! # Lifetimes and costs
+//! * [`Runtime`]: two wasmtime engines (with and without fuel metering) and
+//!   a 10 ms epoch ticker thread; create one per process.
+//! * [`GuestImage`]: an interpreter compiled for those engines. Compiling
+//!   CPython takes seconds, so with a cache folder the compiled artifact is
+//!   written once and memory-mapped by later processes in milliseconds.
+//! * [`GuestImage::run`]: a fresh store, WASI context and instance per
+//!   invocation (about a millisecond for a trivial Python handler), so no
+//!   state, file or output crosses from one invocation to the next.
+//!
+//! # Security model
+//! A guest sees only what its [`Policy`] and [`Invocation`] grant: its
+//! script folder read-only at `/script`, an empty scratch folder at `/tmp`
+//! (deleted afterwards), the image's read-only standard library, the
+//! policy's mounts, the invocation's environment variables and argv. It
+//! gets no sockets, no host environment, no stdin, and a virtual clock
+//! unless [`ClockAccess::Host`] is granted. Paths are resolved by
+//! wasmtime-wasi through cap-std, so no path, `..` or symlink leads out of a
+//! mount.
+
+#![deny(missing_docs)]
+
+mod clock;
+mod error;
+mod image;
+mod invocation;
+mod limiter;
+mod outcome;
+mod output;
+mod policy;
+mod protocol;
+mod runtime;
+mod sandbox;
+
+pub use error::RuntimeError;
+pub use image::{GuestImage, ImageKind, ImageManifest};
+pub use invocation::{Call, Invocation};
+pub use outcome::{ErrorInfo, RunResult, Stats, Status, Truncated, error_type};
+pub use output::LiveOutput;
+pub use policy::{Access, ClockAccess, Mount, Policy, RESERVED_GUEST_PATHS};
+pub use runtime::{Runtime, RuntimeBuilder};
+pub use sandbox::CancelHandle;

@@ -1,0 +1,127 @@
+//! The configured wasmtime engines, shared by every image and invocation.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, EngineWeak};
+
+use crate::error::RuntimeError;
+use crate::image::GuestImage;
+
+/// How often the epoch ticker advances the engines' epoch; a guest stops at
+/// most about this long after its deadline.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The sandbox runtime: configured once, then shared (it is cheap to clone,
+/// `Send` and `Sync`) by every image and invocation of a process.
+///
+/// It holds two wasmtime engines that differ only in fuel metering, because
+/// fuel slows CPU-bound guests by about 1.4×: invocations without a fuel
+/// limit run on the unmetered engine. A background thread advances both
+/// engines' epoch every 10 ms to enforce deadlines; it ends when the last
+/// clone of the runtime is dropped.
+#[derive(Clone)]
+pub struct Runtime {
+    pub(crate) inner: Arc<RuntimeInner>,
+}
+
+pub(crate) struct RuntimeInner {
+    pub(crate) plain: Engine,
+    pub(crate) metered: Engine,
+    pub(crate) cache_dir: Option<PathBuf>,
+    pub(crate) scratch_root: PathBuf,
+}
+
+/// Configures a [`Runtime`].
+///
+/// ```no_run
+/// let runtime = sandrun_runtime::Runtime::builder()
+///     .cache_dir("/var/cache/sandrun")
+///     .build()?;
+/// # Ok::<(), sandrun_runtime::RuntimeError>(())
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct RuntimeBuilder {
+    cache_dir: Option<PathBuf>,
+    scratch_root: Option<PathBuf>,
+}
+
+impl RuntimeBuilder {
+    /// Where compiled images are kept (`<dir>/compiled/*.cwasm`) and reused
+    /// by later processes. Default: none, every process compiles (seconds).
+    pub fn cache_dir(&mut self, dir: impl Into<PathBuf>) -> &mut Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Where per-invocation scratch folders are created. Default: the
+    /// system's temporary folder.
+    pub fn scratch_root(&mut self, dir: impl Into<PathBuf>) -> &mut Self {
+        self.scratch_root = Some(dir.into());
+        self
+    }
+
+    /// Creates the engines and starts the epoch ticker.
+    pub fn build(&self) -> Result<Runtime, RuntimeError> {
+        let plain = new_engine(false)?;
+        let metered = new_engine(true)?;
+        start_epoch_ticker(vec![plain.weak(), metered.weak()])?;
+        Ok(Runtime {
+            inner: Arc::new(RuntimeInner {
+                plain,
+                metered,
+                cache_dir: self.cache_dir.clone(),
+                scratch_root: self.scratch_root.clone().unwrap_or_else(std::env::temp_dir),
+            }),
+        })
+    }
+}
+
+impl Runtime {
+    /// A builder with the defaults.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    /// Loads a guest image folder (one holding `image.json`), compiling it
+    /// or reusing its compiled artifact from the cache.
+    pub fn load_image(&self, dir: impl AsRef<Path>) -> Result<GuestImage, RuntimeError> {
+        GuestImage::load(self.clone(), dir.as_ref())
+    }
+}
+
+fn new_engine(fuel: bool) -> Result<Engine, RuntimeError> {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    config.consume_fuel(fuel);
+    config.wasm_component_model(true);
+    // Python recursion can run deep before it raises RecursionError.
+    config.max_wasm_stack(4 * 1024 * 1024);
+    config.async_stack_size(5 * 1024 * 1024);
+    Engine::new(&config).map_err(|e| RuntimeError::Engine(e.to_string()))
+}
+
+/// One thread for the process's runtime: advances each engine's epoch every
+/// tick and ends once every engine is gone (it holds weak references only).
+fn start_epoch_ticker(engines: Vec<EngineWeak>) -> Result<(), RuntimeError> {
+    std::thread::Builder::new()
+        .name("sandrun-epoch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(EPOCH_TICK);
+                let mut alive = false;
+                for weak in &engines {
+                    if let Some(engine) = weak.upgrade() {
+                        engine.increment_epoch();
+                        alive = true;
+                    }
+                }
+                if !alive {
+                    break;
+                }
+            }
+        })
+        .map(drop)
+        .map_err(|e| RuntimeError::io("cannot start the epoch ticker thread", e))
+}

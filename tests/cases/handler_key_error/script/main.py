@@ -1,0 +1,2 @@
+def handler(events, context):
+    return events["missing"]

@@ -1,0 +1,12 @@
+//! Integration tests: the real `sandrun` binary on the real Python image.
+
+mod harness;
+
+mod cases;
+mod command;
+mod concurrency;
+mod errors;
+mod escape;
+mod handler;
+mod limits;
+mod stdlib;
