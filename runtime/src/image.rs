@@ -180,37 +180,29 @@ fn prepare(
     });
     match manifest.kind {
         ImageKind::Component => {
-            let component = load_cached(artifact.as_deref(), |path| {
+            let component = compile_cached(
+                artifact.as_deref(),
                 // SAFETY: the file is one this runtime serialized into its own
                 // cache folder for this exact engine configuration.
-                unsafe { Component::deserialize_file(engine, path) }
-            })
-            .map_or_else(
-                || {
-                    let component = Component::from_file(engine, &wasm).map_err(compile_error)?;
-                    store_cached(artifact.as_deref(), || component.serialize());
-                    Ok::<_, RuntimeError>(component)
-                },
-                Ok,
-            )?;
+                |path| unsafe { Component::deserialize_file(engine, path) },
+                || Component::from_file(engine, &wasm),
+                Component::serialize,
+            )
+            .map_err(compile_error)?;
             let mut linker = ComponentLinker::<P2State>::new(engine);
             wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(compile_error)?;
             let pre = linker.instantiate_pre(&component).map_err(compile_error)?;
             Ok(Prepared::Component(pre))
         }
         ImageKind::Command => {
-            let module = load_cached(artifact.as_deref(), |path| {
+            let module = compile_cached(
+                artifact.as_deref(),
                 // SAFETY: as above, our own artifact for this engine.
-                unsafe { Module::deserialize_file(engine, path) }
-            })
-            .map_or_else(
-                || {
-                    let module = Module::from_file(engine, &wasm).map_err(compile_error)?;
-                    store_cached(artifact.as_deref(), || module.serialize());
-                    Ok::<_, RuntimeError>(module)
-                },
-                Ok,
-            )?;
+                |path| unsafe { Module::deserialize_file(engine, path) },
+                || Module::from_file(engine, &wasm),
+                Module::serialize,
+            )
+            .map_err(compile_error)?;
             let mut linker = ModuleLinker::<P1State>::new(engine);
             wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut P1State| {
                 &mut state.wasi
@@ -222,13 +214,23 @@ fn prepare(
     }
 }
 
-fn load_cached<T>(
+/// The cached artifact if it loads, otherwise a fresh compile that is then
+/// cached. A stale or damaged artifact is simply compiled again.
+fn compile_cached<T>(
     artifact: Option<&Path>,
-    load: impl FnOnce(&Path) -> wasmtime::Result<T>,
-) -> Option<T> {
-    let path = artifact.filter(|path| path.exists())?;
-    // A stale or damaged artifact is simply compiled again.
-    load(path).ok()
+    deserialize: impl FnOnce(&Path) -> wasmtime::Result<T>,
+    compile: impl FnOnce() -> wasmtime::Result<T>,
+    serialize: impl FnOnce(&T) -> wasmtime::Result<Vec<u8>>,
+) -> wasmtime::Result<T> {
+    if let Some(cached) = artifact
+        .filter(|path| path.exists())
+        .and_then(|path| deserialize(path).ok())
+    {
+        return Ok(cached);
+    }
+    let compiled = compile()?;
+    store_cached(artifact, || serialize(&compiled));
+    Ok(compiled)
 }
 
 /// Writes the artifact beside its final name and renames it into place, so

@@ -17,7 +17,7 @@ use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, Wasi
 
 use crate::clock::{InvocationMonotonicClock, VirtualWallClock};
 use crate::error::RuntimeError;
-use crate::image::GuestImage;
+use crate::image::{GuestImage, ImageKind};
 use crate::invocation::{Call, Invocation};
 use crate::limiter::MemoryMeter;
 use crate::outcome::{ErrorInfo, RunResult, Stats, Status, Truncated, error_type};
@@ -173,6 +173,14 @@ impl GuestImage {
     ) -> Result<RunResult, RuntimeError> {
         policy.validate()?;
         check_invocation(invocation)?;
+        if self.inner.manifest.kind == ImageKind::Command
+            && matches!(invocation.call, Call::Handler { .. })
+        {
+            return Err(RuntimeError::InvalidInvocation(format!(
+                "the {} image runs commands only; call it with a command line",
+                self.inner.manifest.name
+            )));
+        }
         let prepared = self.prepared(policy.fuel.is_some())?;
         let scratch = tempfile::Builder::new()
             .prefix("sandrun-scratch-")

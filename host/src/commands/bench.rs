@@ -216,6 +216,7 @@ fn time_processes(runs: usize, make: impl Fn() -> Command) -> anyhow::Result<Vec
 /// the same event, as a native baseline.
 struct NativeDriver {
     dir: tempfile::TempDir,
+    python: std::path::PathBuf,
 }
 
 impl NativeDriver {
@@ -251,12 +252,29 @@ impl NativeDriver {
             context = literal(&context.to_string()),
         );
         std::fs::write(dir.path().join("driver.py"), driver)?;
-        Ok(NativeDriver { dir })
+        Ok(NativeDriver {
+            dir,
+            python: real_python()?,
+        })
     }
 
     fn command(&self) -> Command {
-        let mut command = Command::new("python3");
+        let mut command = Command::new(&self.python);
         command.arg(self.dir.path().join("driver.py"));
         command
     }
+}
+
+/// The interpreter `python3` runs, resolved once: version managers put a
+/// shell-script shim first on PATH, whose start-up would be measured too.
+fn real_python() -> anyhow::Result<std::path::PathBuf> {
+    let output = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .context("the native baseline needs python3 on PATH (or pass --native-iterations 0)")?;
+    let path = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    if !output.status.success() || path.is_empty() {
+        bail!("python3 could not tell where its interpreter is");
+    }
+    Ok(path.into())
 }
