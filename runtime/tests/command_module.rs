@@ -29,14 +29,18 @@ fn image(dir: &std::path::Path) -> GuestImage {
         dir.join("module.wasm"),
         wat::parse_str(MODULE).expect("valid WAT"),
     )
-    .unwrap();
+    .expect("write the module");
     std::fs::write(
         dir.join("image.json"),
         r#"{"format": 1, "name": "p1-test", "language_version": "0", "kind": "command",
             "module": "module.wasm", "argv_prefix": ["p1"], "digest": "sha256:test"}"#,
     )
-    .unwrap();
-    Runtime::builder().build().unwrap().load_image(dir).unwrap()
+    .expect("write the manifest");
+    Runtime::builder()
+        .build()
+        .expect("runtime")
+        .load_image(dir)
+        .expect("image")
 }
 
 #[test]
