@@ -32,6 +32,11 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Run a script, a handler, or a command line in a fresh sandbox
     Run(RunArgs),
+    /// Download a source into the cache without running it
+    Fetch(FetchCommandArgs),
+    /// List or clean the source cache
+    #[command(subcommand)]
+    Cache(CacheCommand),
     /// Measure per-invocation latency against a native python3 subprocess
     Bench(BenchArgs),
     /// Build or locate the Python guest image
@@ -41,8 +46,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// A .py file, a folder, a .zip, or `-` for script text on stdin
-    pub source: String,
+    #[command(flatten)]
+    pub source: SourceArgs,
 
     #[command(flatten)]
     pub entry: EntryArgs,
@@ -114,8 +119,8 @@ pub struct LimitArgs {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// A .py file, a folder or a .zip holding the handler
-    pub source: String,
+    #[command(flatten)]
+    pub source: SourceArgs,
 
     #[command(flatten)]
     pub entry: EntryArgs,
@@ -150,4 +155,92 @@ pub enum ImageCommand {
     },
     /// Print the Python image's folder, building it first if it is missing
     Path,
+}
+
+/// Where the script comes from, and how remote sources are fetched.
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// A .py file, a folder, a .zip, `-` (stdin), https://…[#sha256=HEX], s3://BUCKET/KEY,
+    /// s3://BUCKET/PREFIX/, github:OWNER/REPO/PATH[@REF] or git+URL[@REF][#path=PATH]
+    #[arg(value_name = "SOURCE", required_unless_present = "source_type")]
+    pub source: Option<String>,
+
+    /// The seed's source type: GitHub or S3 (with --source-info)
+    #[arg(
+        long,
+        value_name = "TYPE",
+        requires = "source_info",
+        conflicts_with = "source"
+    )]
+    pub source_type: Option<String>,
+
+    /// The seed's source info JSON, e.g. '{"owner": "o", "repository": "r", "path": "p"}'
+    #[arg(long, value_name = "JSON", requires = "source_type")]
+    pub source_info: Option<String>,
+
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+}
+
+/// How remote sources are fetched.
+#[derive(Debug, Args, Clone)]
+pub struct FetchArgs {
+    /// Run from the cache only; fail if the source is not cached
+    #[arg(long)]
+    pub offline: bool,
+
+    /// Allow plain http:// downloads (the seed's allowInsecureDownload)
+    #[arg(long)]
+    pub allow_insecure_http: bool,
+
+    /// Largest download in bytes [default: 104857600]
+    #[arg(long, value_name = "BYTES")]
+    pub max_download: Option<u64>,
+
+    /// Longest one download request may take, in seconds [default: 300]
+    #[arg(long, value_name = "SECS")]
+    pub download_timeout: Option<u64>,
+
+    /// The GitHub REST API's base URL (GitHub Enterprise Server: https://HOST/api/v3)
+    #[arg(
+        long,
+        env = "SANDRUN_GITHUB_API_URL",
+        value_name = "URL",
+        default_value = "https://api.github.com"
+    )]
+    pub github_api_url: String,
+
+    /// An S3-compatible endpoint (path-style addressing); AWS_ENDPOINT_URL works too
+    #[arg(long, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+
+    /// A file of NAME=VALUE secrets (mode 0600) for {{ssm-secure:NAME}} references
+    #[arg(long, env = "SANDRUN_SECRETS_FILE", value_name = "FILE")]
+    pub secrets_file: Option<PathBuf>,
+
+    /// An extra trusted root certificate (PEM) for HTTPS downloads
+    #[arg(long, env = "SANDRUN_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchCommandArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// Print the result as one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// List cached sources: reference, kind, digest, when fetched
+    List {
+        /// Print one JSON array
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove every cached source (images stay)
+    Clean,
 }

@@ -10,6 +10,7 @@ mod loader;
 mod payload;
 mod plan;
 mod progress;
+mod remote;
 mod source;
 
 use std::process::ExitCode;
@@ -23,6 +24,8 @@ fn main() -> ExitCode {
     let outcome = match &cli.command {
         Command::Run(args) => commands::run::run(&cli.global, args),
         Command::Bench(args) => commands::bench::run(&cli.global, args),
+        Command::Fetch(args) => commands::fetch::run(&cli.global, args),
+        Command::Cache(command) => commands::cache::run(&cli.global, command),
         Command::Image(command) => commands::image::run(&cli.global, command),
     };
     outcome.unwrap_or_else(|error| {

@@ -35,6 +35,41 @@ impl Progress {
         }
     }
 
+    /// Switches to a byte counter for a download of `total` bytes (if known).
+    pub fn start_bytes(&self, name: &str, total: Option<u64>) {
+        if let Some(bar) = &self.bar {
+            let template = if total.is_some() {
+                "{spinner} {msg} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})"
+            } else {
+                "{spinner} {msg} {bytes} ({bytes_per_sec})"
+            };
+            bar.set_style(
+                ProgressStyle::with_template(template)
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.set_position(0);
+            bar.set_length(total.unwrap_or(0));
+            bar.set_message(format!("downloading {name}"));
+        }
+    }
+
+    /// Counts downloaded bytes.
+    pub fn advance(&self, bytes: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(bytes);
+        }
+    }
+
+    /// Back to a spinner after a download.
+    pub fn finish_bytes(&self) {
+        if let Some(bar) = &self.bar {
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+        }
+    }
+
     /// Removes the spinner.
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {

@@ -5,10 +5,17 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use serde::Serialize;
 use tempfile::TempDir;
 
 use crate::archive::{UnpackLimits, unpack_zip};
+use crate::cli::{FetchArgs, SourceArgs};
 use crate::exit::bad_input;
+use crate::progress::Progress;
+use crate::remote::http::DownloadLimits;
+use crate::remote::secrets::SecretProvider;
+use crate::remote::store::{Store, file_digest, format_digest};
+use crate::remote::{self, FetchOptions, S3Options, spec};
 
 /// The file name that script text from stdin gets.
 pub const STDIN_SCRIPT: &str = "script.py";
@@ -22,11 +29,99 @@ pub struct ScriptSource {
     pub entry: Option<String>,
     /// Where it came from, for messages.
     pub origin: String,
+    /// What ran, for the result.
+    pub info: SourceInfo,
     /// Keeps a temporary copy alive as long as the source is used.
     _temp: Option<TempDir>,
 }
 
+/// The source of a run, as results report it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceInfo {
+    /// `local`, `stdin`, `https`, `s3`, `github` or `git`.
+    pub kind: &'static str,
+    /// The source as given (without secrets).
+    pub location: String,
+    /// `sha256:<hex>` of the file, or of the folder for remote folders.
+    pub digest: Option<String>,
+    /// The commit, for GitHub and git sources.
+    pub revision: Option<String>,
+}
+
+/// The fetch settings from the command line.
+pub fn fetch_options(args: &FetchArgs) -> FetchOptions {
+    let defaults = DownloadLimits::default();
+    FetchOptions {
+        limits: DownloadLimits {
+            max_bytes: args.max_download.unwrap_or(defaults.max_bytes),
+            timeout: args
+                .download_timeout
+                .map_or(defaults.timeout, std::time::Duration::from_secs),
+            retries: defaults.retries,
+            allow_insecure_http: args.allow_insecure_http,
+            ca_cert: args.ca_cert.clone(),
+        },
+        offline: args.offline,
+        github_api_url: args.github_api_url.clone(),
+        s3: S3Options {
+            endpoint: args.s3_endpoint.clone(),
+        },
+        secrets: SecretProvider {
+            file: args.secrets_file.clone(),
+        },
+    }
+}
+
+/// The remote source that the arguments name, if any.
+pub fn remote_source(args: &SourceArgs) -> anyhow::Result<Option<spec::RemoteSource>> {
+    match (&args.source, &args.source_type) {
+        (_, Some(kind)) => {
+            spec::from_seed(kind, args.source_info.as_deref().unwrap_or_default()).map(Some)
+        }
+        (Some(source), None) => spec::parse(source),
+        (None, None) => Err(bad_input!(
+            "name a SOURCE, or --source-type with --source-info"
+        )),
+    }
+}
+
 impl ScriptSource {
+    /// Resolves the source arguments: remote sources are fetched into the
+    /// cache under `cache_dir` (or taken from it), local ones opened.
+    pub fn resolve(
+        args: &SourceArgs,
+        cache_dir: &Path,
+        progress: &Progress,
+    ) -> anyhow::Result<ScriptSource> {
+        let Some(remote_source) = remote_source(args)? else {
+            return Self::open(args.source.as_deref().unwrap_or("-"));
+        };
+        let store = Store::new(cache_dir);
+        let fetched = remote::fetch(
+            &remote_source,
+            &store,
+            &fetch_options(&args.fetch),
+            progress,
+        )?;
+        progress.finish();
+        let info = SourceInfo {
+            kind: fetched.kind,
+            location: fetched.origin.clone(),
+            digest: Some(fetched.digest.clone()),
+            revision: fetched.revision.clone(),
+        };
+        match &fetched.file_name {
+            Some(name) => Self::from_file(&fetched.path, name, info),
+            None => Ok(ScriptSource {
+                dir: fetched.path.clone(),
+                entry: None,
+                origin: fetched.origin,
+                info,
+                _temp: None,
+            }),
+        }
+    }
+
     /// Resolves `source`: `-` reads stdin, a folder is mounted as it is, a
     /// `.zip` is unpacked into a temporary folder, and a single file is
     /// copied alone into one (so it cannot read its siblings).
@@ -40,12 +135,18 @@ impl ScriptSource {
                 return Err(bad_input!("the script on stdin is empty"));
             }
             let temp = new_temp()?;
-            std::fs::write(temp.path().join(STDIN_SCRIPT), text)
-                .context("cannot write the script's temporary copy")?;
+            let path = temp.path().join(STDIN_SCRIPT);
+            std::fs::write(&path, text).context("cannot write the script's temporary copy")?;
             return Ok(ScriptSource {
                 dir: temp.path().to_path_buf(),
                 entry: Some(STDIN_SCRIPT.into()),
                 origin: "stdin".into(),
+                info: SourceInfo {
+                    kind: "stdin",
+                    location: "-".into(),
+                    digest: file_digest(&path).ok().map(|hex| format_digest(&hex)),
+                    revision: None,
+                },
                 _temp: Some(temp),
             });
         }
@@ -55,6 +156,12 @@ impl ScriptSource {
                 "cannot open the source {source}: {e}; give a .py file, a folder, a .zip, or - for stdin"
             )
         })?;
+        let local = |digest| SourceInfo {
+            kind: "local",
+            location: source.to_string(),
+            digest,
+            revision: None,
+        };
         if metadata.is_dir() {
             let dir = path
                 .canonicalize()
@@ -63,18 +170,8 @@ impl ScriptSource {
                 dir,
                 entry: None,
                 origin: source.into(),
+                info: local(None),
                 _temp: None,
-            });
-        }
-        let temp = new_temp()?;
-        if is_zip(path)? {
-            unpack_zip(path, temp.path(), UnpackLimits::default())
-                .map_err(|e| bad_input!("{e}"))?;
-            return Ok(ScriptSource {
-                dir: temp.path().to_path_buf(),
-                entry: None,
-                origin: source.into(),
-                _temp: Some(temp),
             });
         }
         let name = path
@@ -82,12 +179,34 @@ impl ScriptSource {
             .and_then(|n| n.to_str())
             .ok_or_else(|| bad_input!("{source}: the file name is not valid UTF-8"))?
             .to_string();
-        std::fs::copy(path, temp.path().join(&name))
-            .with_context(|| format!("cannot copy {source} into the sandbox folder"))?;
+        let digest = file_digest(path).with_context(|| format!("cannot read {source}"))?;
+        Self::from_file(path, &name, local(Some(format_digest(&digest))))
+    }
+
+    /// A single file named `name`: a `.zip` is unpacked into a temporary
+    /// folder, anything else is copied alone into one (so it cannot read
+    /// its siblings).
+    fn from_file(path: &Path, name: &str, info: SourceInfo) -> anyhow::Result<ScriptSource> {
+        let temp = new_temp()?;
+        let origin = info.location.clone();
+        if is_zip(path, name)? {
+            unpack_zip(path, temp.path(), UnpackLimits::default())
+                .map_err(|e| bad_input!("{e}"))?;
+            return Ok(ScriptSource {
+                dir: temp.path().to_path_buf(),
+                entry: None,
+                origin,
+                info,
+                _temp: Some(temp),
+            });
+        }
+        std::fs::copy(path, temp.path().join(name))
+            .with_context(|| format!("cannot copy {origin} into the sandbox folder"))?;
         Ok(ScriptSource {
             dir: temp.path().to_path_buf(),
-            entry: Some(name),
-            origin: source.into(),
+            entry: Some(name.to_string()),
+            origin,
+            info,
             _temp: Some(temp),
         })
     }
@@ -101,8 +220,8 @@ fn new_temp() -> anyhow::Result<TempDir> {
 }
 
 /// A `.zip` by name, or by its magic bytes.
-fn is_zip(path: &Path) -> anyhow::Result<bool> {
-    if path
+fn is_zip(path: &Path, name: &str) -> anyhow::Result<bool> {
+    if Path::new(name)
         .extension()
         .is_some_and(|ext| ext.eq_ignore_ascii_case("zip"))
     {

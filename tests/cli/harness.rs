@@ -107,3 +107,18 @@ pub fn script_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
 pub fn error_type(result: &Value) -> &str {
     result["error"]["type"].as_str().unwrap_or("")
 }
+
+/// A fresh, empty sandrun cache folder that still shares the compiled
+/// image of the test run (compiling CPython takes seconds), so tests of the
+/// source cache start from nothing without recompiling.
+pub fn isolated_cache() -> tempfile::TempDir {
+    let cache = tempfile::tempdir().expect("temp cache");
+    let shared = std::env::var_os("SANDRUN_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| dirs::cache_dir().map(|dir| dir.join("sandrun")))
+        .expect("a cache folder")
+        .join("compiled");
+    image_dir(); // builds and compiles the image into the shared cache first
+    std::os::unix::fs::symlink(&shared, cache.path().join("compiled")).expect("link compiled");
+    cache
+}

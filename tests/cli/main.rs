@@ -1,6 +1,7 @@
 //! Integration tests: the real `sandrun` binary on the real Python image.
 
 mod harness;
+mod servers;
 
 mod cases;
 mod command;
@@ -9,4 +10,6 @@ mod errors;
 mod escape;
 mod handler;
 mod limits;
+mod remote;
+mod servers_selftest;
 mod stdlib;

@@ -71,14 +71,14 @@ pub fn run(global: &GlobalArgs, args: &BenchArgs) -> anyhow::Result<ExitCode> {
     if args.iterations == 0 {
         return Err(bad_input!("--iterations must be at least 1"));
     }
-    let source = ScriptSource::open(&args.source)?;
+    let progress = Progress::new(args.json);
+    let source = ScriptSource::resolve(&args.source, &loader::cache_dir(global)?, &progress)?;
     let (invocation, mode) = plan::invocation(&source, &args.entry, None)?;
     debug_assert_eq!(mode, Mode::Handler);
     let event = match invocation.call() {
         Call::Handler { event, .. } => event.clone(),
         Call::Command { .. } => bail!("a handler was expected"),
     };
-    let progress = Progress::new(args.json);
     let (_runtime, image) = loader::open_python(global, &progress)?;
     let policy = Policy {
         timeout_ms: 60_000,
@@ -121,7 +121,13 @@ pub fn run(global: &GlobalArgs, args: &BenchArgs) -> anyhow::Result<ExitCode> {
         let payload = serde_json::to_string(&event)?;
         Figures::from(time_processes(args.process_iterations, || {
             let mut command = Command::new(&exe);
-            command.arg("run").arg(&args.source).args([
+            // The resolved folder (or file) runs, so a remote source is not
+            // fetched again for every process.
+            let script = source
+                .entry
+                .as_ref()
+                .map_or(source.dir.clone(), |file| source.dir.join(file));
+            command.arg("run").arg(script).args([
                 "--handler",
                 &handler,
                 "--payload",

@@ -18,7 +18,8 @@ use crate::source::ScriptSource;
 const MAX_TIMEOUT_SECS: f64 = 172_800.0;
 
 pub fn run(global: &GlobalArgs, args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let source = ScriptSource::open(&args.source)?;
+    let progress = Progress::new(args.json);
+    let source = ScriptSource::resolve(&args.source, &loader::cache_dir(global)?, &progress)?;
     let (mut invocation, mode) =
         plan::invocation(&source, &args.entry, args.command_line.as_deref())?;
     for pair in &args.env {
@@ -39,7 +40,6 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     policy.validate()?;
 
-    let progress = Progress::new(args.json);
     let (_runtime, image) = loader::open_python(global, &progress)?;
     if !args.json {
         // The script's own output reaches the terminal as it is written.
@@ -50,8 +50,12 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> anyhow::Result<ExitCode> {
     let result = image.run(&invocation, &policy)?;
 
     if args.json {
+        let mut json = serde_json::to_value(&result)?;
+        if let Some(object) = json.as_object_mut() {
+            object.insert("source".into(), serde_json::to_value(&source.info)?);
+        }
         let mut out = std::io::stdout().lock();
-        serde_json::to_writer(&mut out, &result)?;
+        serde_json::to_writer(&mut out, &json)?;
         writeln!(out)?;
     } else {
         print_human(&result, &policy)?;
