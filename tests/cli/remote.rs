@@ -261,6 +261,61 @@ mod https {
     }
 
     #[test]
+    fn slow_downloads_time_out() {
+        let (_root, server) = site();
+        let cache = isolated_cache();
+        let ca = ca(&server);
+        let url = format!("{}/slow/5/handler.py", server.url);
+        let (result, output) = run_in(
+            cache.path(),
+            &[&url, "--download-timeout", "1", "--ca-cert", &ca],
+            &[],
+        );
+        assert_fails_with(&result, &output, "timed out");
+    }
+
+    #[test]
+    fn zip_bombs_fail_clearly() {
+        let root = tempfile::tempdir().expect("root");
+        // 600 MiB of zeros compress to well under a megabyte.
+        let mut buffer = std::io::Cursor::new(Vec::new());
+        let mut zip = zip::ZipWriter::new(&mut buffer);
+        let options = zip::write::SimpleFileOptions::default().large_file(true);
+        zip.start_file("main.py", options).expect("entry");
+        let block = vec![0u8; 1 << 20];
+        for _ in 0..600 {
+            std::io::Write::write_all(&mut zip, &block).expect("write");
+        }
+        zip.finish().expect("finish");
+        std::fs::write(root.path().join("bomb.zip"), buffer.into_inner()).expect("write");
+        let mut many = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for i in 0..10_001 {
+            many.start_file(format!("f{i}.py"), zip::write::SimpleFileOptions::default())
+                .expect("entry");
+        }
+        std::fs::write(
+            root.path().join("many.zip"),
+            many.finish().expect("finish").into_inner(),
+        )
+        .expect("write");
+        let server = servers::http_server(root.path(), true);
+        let cache = isolated_cache();
+        let ca = ca(&server);
+        for (name, expected) in [
+            ("bomb.zip", "unpacks to more than the limit"),
+            ("many.zip", "entries, more than the limit of 10000"),
+        ] {
+            let url = format!("{}/{name}", server.url);
+            let (result, output) = run_in(
+                cache.path(),
+                &[&url, "--handler", "main.h", "--ca-cert", &ca],
+                &[],
+            );
+            assert_fails_with(&result, &output, expected);
+        }
+    }
+
+    #[test]
     fn plain_http_needs_allow_insecure_http() {
         let root = tempfile::tempdir().expect("root");
         std::fs::write(root.path().join("handler.py"), HANDLER).expect("write");
@@ -425,6 +480,54 @@ mod s3 {
         assert_eq!(
             result["stdout"], "main ['seed'] from the folder\n",
             "{result}"
+        );
+    }
+
+    #[test]
+    fn a_changed_object_is_fetched_again_and_the_virtual_hosted_url_form_works() {
+        let server = store();
+        let cache = isolated_cache();
+        let source = "https://scripts.s3.us-east-1.amazonaws.com/tools/handler.py";
+        let args = [
+            source,
+            "--handler",
+            "handler",
+            "--s3-endpoint",
+            &server.endpoint,
+        ];
+        let (first, _) = run_in(cache.path(), &args, &creds(&server));
+        assert_eq!(first["status"], "success", "{first}");
+        assert_eq!(first["source"]["location"], "s3://scripts/tools/handler.py");
+        server.put(
+            "scripts",
+            "tools/handler.py",
+            b"def handler(e, c):\n    return 'changed'\n",
+        );
+        let (second, _) = run_in(cache.path(), &args, &creds(&server));
+        assert_eq!(second["payload"], "changed", "{second}");
+        assert_ne!(second["source"]["digest"], first["source"]["digest"]);
+    }
+
+    #[test]
+    fn objects_over_the_download_cap_are_refused() {
+        let server = store();
+        server.put("scripts", "big.py", &vec![b'#'; 5000]);
+        let cache = isolated_cache();
+        let (result, output) = run_in(
+            cache.path(),
+            &[
+                "s3://scripts/big.py",
+                "--max-download",
+                "1000",
+                "--s3-endpoint",
+                &server.endpoint,
+            ],
+            &creds(&server),
+        );
+        assert_fails_with(
+            &result,
+            &output,
+            "larger than the download limit of 1000 bytes",
         );
     }
 
