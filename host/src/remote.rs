@@ -297,13 +297,7 @@ impl Fetcher<'_> {
         R: AsyncFnOnce() -> anyhow::Result<String>,
         F: AsyncFnOnce(&str, &Path) -> anyhow::Result<Option<String>>,
     {
-        let branch_key = format!(
-            "{base_key}{}",
-            match reference {
-                GitRef::Default => "@HEAD".to_string(),
-                other => other.suffix(),
-            }
-        );
+        let branch_key = format!("{base_key}@{}", reference.remote_name());
         let commit = match reference {
             GitRef::Commit(sha) => sha.clone(),
             _ if self.options.offline => {
@@ -377,14 +371,11 @@ impl Fetcher<'_> {
             repo,
             token: token.as_ref(),
         };
-        let reference_name = match reference {
-            GitRef::Branch(name) | GitRef::Commit(name) => name.clone(),
-            GitRef::Default => "HEAD".into(),
-        };
+        let reference_name = reference.remote_name();
         self.at_commit(
             &base_key,
             reference,
-            async || client.resolve(&reference_name).await,
+            async || client.resolve(reference_name).await,
             async |commit: &str, dest: &Path| client.fetch(path, commit, dest, self.progress).await,
         )
         .await
@@ -397,15 +388,12 @@ impl Fetcher<'_> {
             ));
         }
         let base_key = format!("git+{url}#path={path}");
-        let reference_name = match reference {
-            GitRef::Branch(name) | GitRef::Commit(name) => name.clone(),
-            GitRef::Default => "HEAD".into(),
-        };
+        let reference_name = reference.remote_name();
         // The git client blocks; a CLI fetch has this thread to itself.
         self.at_commit(
             &base_key,
             reference,
-            async || git::resolve(url, &reference_name),
+            async || git::resolve(url, reference_name),
             async |commit: &str, dest: &Path| git::fetch(url, commit, path, dest),
         )
         .await

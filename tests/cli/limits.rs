@@ -32,6 +32,28 @@ fn timeout_violated_reports_timed_out_with_partial_output() {
 }
 
 #[test]
+fn without_json_a_limit_names_the_flag_that_raises_it() {
+    let output = crate::harness::run_raw(
+        &["-", "--memory", "32"],
+        Some("x = bytearray(64 * 1024 * 1024)\n"),
+        false,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("MemoryError"),
+        "the traceback is shown: {stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "sandrun: MemoryLimitExceeded: the script needed more than its memory limit of 32 MiB"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("(raise it with --memory)"), "{stderr}");
+    assert_eq!(output.status.code(), Some(1));
+}
+
+#[test]
 fn timeout_stops_a_sleeping_handler() {
     let run = run_script(
         "import time\ndef handler(e, c):\n    time.sleep(60)\n",

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-use sandrun_runtime::{ClockAccess, LiveOutput, Mount, Policy, RunResult, Status};
+use sandrun_runtime::{ClockAccess, LiveOutput, Mount, Policy, RunResult, Status, error_type};
 
 use crate::cli::{GlobalArgs, LimitArgs, RunArgs};
 use crate::exit::{self, bad_input};
@@ -129,6 +129,22 @@ fn print_human(result: &RunResult, policy: &Policy) -> anyhow::Result<()> {
             if !error.traceback.ends_with('\n') {
                 writeln!(err)?;
             }
+        }
+        // The sandbox's own verdicts get a line of their own, with the flag
+        // that moves the limit.
+        let hint = match error.kind.as_str() {
+            error_type::TIMEOUT => Some("--timeout"),
+            error_type::FUEL_EXHAUSTED => Some("--fuel"),
+            error_type::MEMORY_LIMIT_EXCEEDED => Some("--memory"),
+            error_type::PAYLOAD_TOO_LARGE => Some("--max-payload"),
+            _ => None,
+        };
+        if let Some(flag) = hint {
+            writeln!(
+                err,
+                "sandrun: {}: {} (raise it with {flag})",
+                error.kind, error.message
+            )?;
         } else if error.traceback.is_empty() {
             writeln!(err, "sandrun: {}: {}", error.kind, error.message)?;
         }

@@ -80,6 +80,14 @@ impl GitRef {
         }
     }
 
+    /// The name a remote resolves: the branch, tag or commit, or `HEAD`.
+    pub fn remote_name(&self) -> &str {
+        match self {
+            GitRef::Default => "HEAD",
+            GitRef::Branch(name) | GitRef::Commit(name) => name,
+        }
+    }
+
     /// As written in a source string (`@main`), or empty for the default.
     pub fn suffix(&self) -> String {
         match self {
