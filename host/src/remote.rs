@@ -96,6 +96,7 @@ struct Fetcher<'a> {
 impl Fetcher<'_> {
     async fn fetch(&self, source: &RemoteSource) -> anyhow::Result<Fetched> {
         let origin = source.display();
+        self.progress.set_message(&format!("fetching {origin}"));
         let (entry, revision) = match source {
             RemoteSource::Http { url, pin } => (self.http(url, pin.as_deref()).await?, None),
             RemoteSource::S3 {
