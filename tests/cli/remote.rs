@@ -833,6 +833,40 @@ mod git {
 }
 
 #[test]
+fn concurrent_fetches_of_one_source_share_the_cache_safely() {
+    let root = tempfile::tempdir().expect("root");
+    std::fs::write(root.path().join("handler.py"), HANDLER).expect("write");
+    let server = servers::http_server(root.path(), false);
+    let cache = isolated_cache();
+    let url = format!("{}/slow/1/handler.py", server.url);
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            sandrun()
+                .env("SANDRUN_CACHE_DIR", cache.path())
+                .args(["fetch", &url, "--allow-insecure-http", "--json"])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    let digests: Vec<Value> = children
+        .into_iter()
+        .map(|child| {
+            let output = child.wait_with_output().expect("wait");
+            assert!(output.status.success());
+            let fetched: Value = serde_json::from_slice(&output.stdout).expect("json");
+            fetched["digest"].clone()
+        })
+        .collect();
+    let expected = format!("sha256:{}", sha256_hex(HANDLER.as_bytes()));
+    assert!(digests.iter().all(|d| d == &expected), "{digests:?}");
+    let blobs = std::fs::read_dir(cache.path().join("sources/blobs"))
+        .expect("blobs")
+        .count();
+    assert_eq!(blobs, 1, "one blob for one content");
+}
+
+#[test]
 fn cache_list_and_clean() {
     let root = tempfile::tempdir().expect("root");
     std::fs::write(root.path().join("handler.py"), HANDLER).expect("write");
