@@ -52,6 +52,7 @@ mod policy;
 mod protocol;
 mod runtime;
 mod sandbox;
+mod session;
 
 pub use error::RuntimeError;
 pub use image::{GuestImage, ImageKind, ImageManifest};
@@ -61,3 +62,4 @@ pub use output::LiveOutput;
 pub use policy::{Access, ClockAccess, Mount, Policy, RESERVED_GUEST_PATHS};
 pub use runtime::{Runtime, RuntimeBuilder};
 pub use sandbox::CancelHandle;
+pub use session::{Session, SessionError, SessionOptions};

@@ -60,14 +60,12 @@ impl CappedOutput {
         }
     }
 
-    /// The kept output (lossily decoded as UTF-8) and whether any was dropped.
+    /// The kept output (lossily decoded as UTF-8) and whether any was
+    /// dropped; the buffer starts empty again (a session's next call).
     pub(crate) fn take(&self) -> (String, bool) {
         let mut captured = self.captured.lock().unwrap_or_else(PoisonError::into_inner);
-        let bytes = std::mem::take(&mut captured.bytes);
-        (
-            String::from_utf8_lossy(&bytes).into_owned(),
-            captured.truncated,
-        )
+        let Captured { bytes, truncated } = std::mem::take(&mut *captured);
+        (String::from_utf8_lossy(&bytes).into_owned(), truncated)
     }
 }
 

@@ -4,7 +4,7 @@
 //!
 //! Request:
 //! ```json
-//! {"mode": "handler" | "command",
+//! {"mode": "handler" | "command" | "exec",
 //!  "script_dir": "/script",            // where the script's folder is mounted
 //!  "entry": "main.py" | null,          // handler mode, single file: its functions are `func` handlers
 //!  "handler": "main.handler" | null,
@@ -13,7 +13,10 @@
 //!              "handler": "...", "remaining_time_ms": 600000},
 //!  "argv": ["main.py", "arg1"],        // sys.argv
 //!  "cwd": "/script",
-//!  "env": {"KEY": "VALUE"}}
+//!  "env": {"KEY": "VALUE"},
+//!  "code": "x + 1" | null}               // exec mode (sessions): runs in the
+//!                                        // session's globals; the last expression's
+//!                                        // value is the payload {"value", "repr"}
 //! ```
 //! Response:
 //! ```json
@@ -43,6 +46,7 @@ pub(crate) struct GuestRequest<'a> {
     pub argv: &'a [String],
     pub cwd: &'static str,
     pub env: &'a BTreeMap<String, String>,
+    pub code: Option<&'a str>,
 }
 
 #[derive(Deserialize)]

@@ -33,9 +33,9 @@ pub(crate) enum Prepared {
 
 /// Store data for component guests.
 pub(crate) struct P2State {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    limits: Limits,
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) limits: Limits,
 }
 
 impl WasiView for P2State {
@@ -54,21 +54,21 @@ pub(crate) struct P1State {
 }
 
 /// What a store's limits need while the guest runs.
-struct Limits {
-    meter: MemoryMeter,
-    deadline: Instant,
-    cancel: Arc<AtomicBool>,
+pub(crate) struct Limits {
+    pub(crate) meter: MemoryMeter,
+    pub(crate) deadline: Instant,
+    pub(crate) cancel: Arc<AtomicBool>,
     /// Set by the epoch callback when it interrupts the guest.
-    stopped_by: Option<&'static str>,
+    pub(crate) stopped_by: Option<&'static str>,
 }
 
 /// Cancels a running invocation from another thread or task.
 #[derive(Clone, Debug, Default)]
-pub struct CancelHandle(Arc<CancelState>);
+pub struct CancelHandle(pub(crate) Arc<CancelState>);
 
 #[derive(Debug, Default)]
-struct CancelState {
-    flag: Arc<AtomicBool>,
+pub(crate) struct CancelState {
+    pub(crate) flag: Arc<AtomicBool>,
     notify: Notify,
 }
 
@@ -104,7 +104,7 @@ impl CancelHandle {
 
 /// Why the host stopped waiting for the guest.
 #[derive(Clone, Copy)]
-enum Stop {
+pub(crate) enum Stop {
     Timeout,
     Cancelled,
 }
@@ -113,7 +113,7 @@ enum Stop {
 /// cancels first. The epoch callback stops a guest that is computing; this
 /// also stops one that is blocked in a host call such as `time.sleep`,
 /// because dropping the call's future abandons that host call.
-async fn guarded<T>(
+pub(crate) async fn guarded<T>(
     call: impl Future<Output = wasmtime::Result<T>>,
     deadline: Instant,
     cancel: &CancelHandle,
@@ -127,7 +127,7 @@ async fn guarded<T>(
 }
 
 /// Turns a host-side stop into the same shape as an epoch interrupt.
-fn settle<T, S>(
+pub(crate) fn settle<T, S>(
     guarded: Result<wasmtime::Result<T>, Stop>,
     store: &mut Store<S>,
     limits: fn(&mut S) -> &mut Limits,
@@ -238,34 +238,20 @@ impl GuestImage {
         let duration = started.elapsed();
         drop(scratch);
 
-        let (stdout, stdout_cut) = stdout.take();
-        let (stderr, stderr_cut) = stderr.take();
-        Ok(RunResult {
-            status: outcome.status,
-            payload: outcome.payload,
-            error: outcome.error,
-            exit_code: outcome.exit_code,
-            stdout,
-            stderr,
-            truncated: Truncated {
-                stdout: stdout_cut,
-                stderr: stderr_cut,
-                payload: outcome.payload_cut,
-            },
-            stats: Stats {
-                duration_ms: duration.as_secs_f64() * 1000.0,
-                fuel_consumed: outcome.fuel_consumed,
-                memory_peak_bytes: outcome.memory_peak as u64,
-            },
-            image: self.digest().to_string(),
-            invocation_id: invocation.id.clone(),
-        })
+        Ok(finish(
+            outcome,
+            &stdout,
+            &stderr,
+            duration,
+            self.digest(),
+            &invocation.id,
+        ))
     }
 
     /// The WASI context: script folder read-only at `/script`, scratch
     /// read-write at `/tmp`, the image's own read-only mounts, the policy's
     /// grants, and nothing else (no sockets, no host environment, no stdin).
-    fn wasi_builder(
+    pub(crate) fn wasi_builder(
         &self,
         invocation: &Invocation,
         policy: &Policy,
@@ -362,7 +348,7 @@ fn check_invocation(invocation: &Invocation) -> Result<(), RuntimeError> {
 }
 
 /// The invocation's variables, plus `TMPDIR` pointing at the scratch folder.
-fn guest_env(invocation: &Invocation) -> BTreeMap<String, String> {
+pub(crate) fn guest_env(invocation: &Invocation) -> BTreeMap<String, String> {
     let mut env = invocation.env.clone();
     env.entry("TMPDIR".into())
         .or_insert_with(|| SCRATCH_DIR.into());
@@ -390,12 +376,13 @@ fn guest_request(invocation: &Invocation, policy: &Policy) -> String {
         argv,
         cwd: SCRIPT_DIR,
         env: &guest_env(invocation),
+        code: None,
     };
     // Serializing plain strings and JSON values cannot fail.
     serde_json::to_string(&request).unwrap_or_default()
 }
 
-fn new_store<T: Send + 'static>(
+pub(crate) fn new_store<T: Send + 'static>(
     engine: &wasmtime::Engine,
     state: T,
     policy: &Policy,
@@ -425,15 +412,19 @@ fn new_store<T: Send + 'static>(
 }
 
 /// What the store knew when the call ended.
-struct Ended {
+pub(crate) struct Ended {
     stopped_by: Option<&'static str>,
-    memory_denied: bool,
+    pub(crate) memory_denied: bool,
     memory_peak: usize,
     fuel_consumed: Option<u64>,
 }
 
 impl Ended {
-    fn from_store<T>(store: &mut Store<T>, limits: fn(&T) -> &Limits, policy: &Policy) -> Self {
+    pub(crate) fn from_store<T>(
+        store: &mut Store<T>,
+        limits: fn(&T) -> &Limits,
+        policy: &Policy,
+    ) -> Self {
         let fuel_consumed = policy
             .fuel
             .map(|fuel| fuel.saturating_sub(store.get_fuel().unwrap_or(0)));
@@ -447,24 +438,28 @@ impl Ended {
     }
 }
 
-enum Finished {
+pub(crate) enum Finished {
     Response(String),
     Exited(i32),
 }
 
-struct Outcome {
-    status: Status,
-    payload: Option<Value>,
-    error: Option<ErrorInfo>,
-    exit_code: Option<i32>,
-    payload_cut: bool,
-    fuel_consumed: Option<u64>,
-    memory_peak: usize,
+pub(crate) struct Outcome {
+    pub(crate) status: Status,
+    pub(crate) payload: Option<Value>,
+    pub(crate) error: Option<ErrorInfo>,
+    pub(crate) exit_code: Option<i32>,
+    pub(crate) payload_cut: bool,
+    pub(crate) fuel_consumed: Option<u64>,
+    pub(crate) memory_peak: usize,
 }
 
 /// Decides the status from how the call returned and what the limits saw.
 /// The one place where traps are told apart, by downcasting.
-fn classify(called: wasmtime::Result<Finished>, ended: Ended, policy: &Policy) -> Outcome {
+pub(crate) fn classify(
+    called: wasmtime::Result<Finished>,
+    ended: Ended,
+    policy: &Policy,
+) -> Outcome {
     let mut outcome = Outcome {
         status: Status::Failed,
         payload: None,
@@ -566,6 +561,39 @@ fn classify(called: wasmtime::Result<Finished>, ended: Ended, policy: &Policy) -
         }
     }
     outcome
+}
+
+/// The result of a call, with the output the guest wrote during it.
+pub(crate) fn finish(
+    outcome: Outcome,
+    stdout: &CappedOutput,
+    stderr: &CappedOutput,
+    duration: std::time::Duration,
+    image: &str,
+    invocation_id: &str,
+) -> RunResult {
+    let (stdout, stdout_cut) = stdout.take();
+    let (stderr, stderr_cut) = stderr.take();
+    RunResult {
+        status: outcome.status,
+        payload: outcome.payload,
+        error: outcome.error,
+        exit_code: outcome.exit_code,
+        stdout,
+        stderr,
+        truncated: Truncated {
+            stdout: stdout_cut,
+            stderr: stderr_cut,
+            payload: outcome.payload_cut,
+        },
+        stats: Stats {
+            duration_ms: duration.as_secs_f64() * 1000.0,
+            fuel_consumed: outcome.fuel_consumed,
+            memory_peak_bytes: outcome.memory_peak as u64,
+        },
+        image: image.to_string(),
+        invocation_id: invocation_id.to_string(),
+    }
 }
 
 fn status_for_exit(code: i32) -> Status {

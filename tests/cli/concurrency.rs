@@ -3,10 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use sandrun_runtime::{Invocation, Policy, Runtime};
+use sandrun_runtime::{Invocation, Policy};
 use serde_json::json;
 
-use crate::harness::{image_dir, script_dir};
+use crate::harness::{python_image, script_dir};
 
 const SCRIPT: &str = r#"
 import os, sys
@@ -24,8 +24,7 @@ def handler(event, context):
 
 #[test]
 fn parallel_invocations_share_no_state_files_or_output() {
-    let runtime = Runtime::builder().build().expect("runtime");
-    let image = runtime.load_image(image_dir()).expect("image");
+    let image = python_image();
     let dir = script_dir(&[("main.py", SCRIPT)]);
     let threads = 8;
     let per_thread = 6;

@@ -108,16 +108,30 @@ pub fn error_type(result: &Value) -> &str {
     result["error"]["type"].as_str().unwrap_or("")
 }
 
+/// The cache folder the test run shares (`SANDRUN_CACHE_DIR` or the user's).
+pub fn shared_cache_dir() -> PathBuf {
+    std::env::var_os("SANDRUN_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| dirs::cache_dir().map(|dir| dir.join("sandrun")))
+        .expect("a cache folder")
+}
+
+/// The Python image loaded in-process, reusing the compiled artifact that
+/// `sandrun image build` cached.
+pub fn python_image() -> sandrun_runtime::GuestImage {
+    let runtime = sandrun_runtime::Runtime::builder()
+        .cache_dir(shared_cache_dir())
+        .build()
+        .expect("runtime");
+    runtime.load_image(image_dir()).expect("image")
+}
+
 /// A fresh, empty sandrun cache folder that still shares the compiled
 /// image of the test run (compiling CPython takes seconds), so tests of the
 /// source cache start from nothing without recompiling.
 pub fn isolated_cache() -> tempfile::TempDir {
     let cache = tempfile::tempdir().expect("temp cache");
-    let shared = std::env::var_os("SANDRUN_CACHE_DIR")
-        .map(PathBuf::from)
-        .or_else(|| dirs::cache_dir().map(|dir| dir.join("sandrun")))
-        .expect("a cache folder")
-        .join("compiled");
+    let shared = shared_cache_dir().join("compiled");
     image_dir(); // builds and compiles the image into the shared cache first
     std::os::unix::fs::symlink(&shared, cache.path().join("compiled")).expect("link compiled");
     cache

@@ -12,4 +12,5 @@ mod handler;
 mod limits;
 mod remote;
 mod servers_selftest;
+mod sessions;
 mod stdlib;

@@ -11,6 +11,8 @@ reported inside the response; only the sandbox's limits (deadline, fuel,
 memory) stop the guest from the outside.
 """
 
+import ast
+import builtins
 import gc
 import importlib
 import importlib.util
@@ -214,6 +216,32 @@ def _run_command(request):
     return {"payload": None, "error": None, "exit_code": 0}
 
 
+# A session's globals: one instance serves many exec calls, like a notebook
+# kernel, so names and imports carry over from call to call.
+_SESSION_GLOBALS = {"__name__": "__main__", "__builtins__": builtins}
+
+
+def _run_exec(request):
+    """Runs `code` in the session's globals; the value of a final expression
+    is the payload, as a REPL echoes it."""
+    try:
+        tree = ast.parse(request.get("code") or "", "<session>", "exec")
+        last = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr):
+            last = ast.Expression(tree.body.pop().value)
+        exec(compile(tree, "<session>", "exec"), _SESSION_GLOBALS)
+        value = eval(compile(last, "<session>", "eval"), _SESSION_GLOBALS) if last else None
+    except BaseException as exc:  # noqa: BLE001 - reported to the caller, the session goes on
+        return {"payload": None, "error": _error(exc), "exit_code": _exit_code(exc)}
+    try:
+        _dumps(value, allow_nan=False)
+        json_value = value
+    except (TypeError, ValueError, RecursionError):
+        json_value = None
+    payload = {"value": json_value, "repr": None if value is None else repr(value)}
+    return {"payload": _dumps(payload, ensure_ascii=False), "error": None, "exit_code": None}
+
+
 class WitWorld(wit_world.WitWorld):
     def run(self, request: str) -> str:
         try:
@@ -221,6 +249,8 @@ class WitWorld(wit_world.WitWorld):
             _prepare(req)
             if req["mode"] == "handler":
                 response = _run_handler(req)
+            elif req["mode"] == "exec":
+                response = _run_exec(req)
             else:
                 response = _run_command(req)
         except BaseException as exc:  # noqa: BLE001 - a shim fault is still an answer

@@ -8,7 +8,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use sandrun_runtime::{Call, Policy};
+use sandrun_runtime::{Call, Policy, SessionOptions};
 use serde::Serialize;
 
 use crate::cli::{BenchArgs, GlobalArgs};
@@ -52,6 +52,8 @@ struct Report {
     handler: String,
     /// Each invocation in a fresh sandbox, inside this process.
     sandbox: Figures,
+    /// `x + 1` in a kept session instance (no fresh sandbox).
+    session_call: Figures,
     /// `python3 driver.py` per invocation: a fresh native interpreter.
     native_python: Option<Figures>,
     /// A whole `sandrun run --json` process per invocation, caches warm.
@@ -110,6 +112,23 @@ pub fn run(global: &GlobalArgs, args: &BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let sandbox = Figures::from(samples).context("no samples")?;
 
+    // A kept instance for comparison: a session call of `x + 1`.
+    let mut session = image.open_session(SessionOptions::default())?;
+    session.run("x = 1")?;
+    let mut samples = Vec::with_capacity(args.iterations);
+    for _ in 0..args.iterations {
+        let started = Instant::now();
+        let result = session.run("x + 1")?;
+        samples.push(started.elapsed());
+        if !result.is_success() {
+            bail!(
+                "a session call failed during the benchmark: {:?}",
+                result.error
+            );
+        }
+    }
+    let session_call = Figures::from(samples).context("no samples")?;
+
     let native_python = if args.native_iterations > 0 {
         let driver = NativeDriver::new(&source.dir, source.entry.as_deref(), &handler, &event)?;
         Figures::from(time_processes(args.native_iterations, || driver.command())?)
@@ -155,6 +174,7 @@ pub fn run(global: &GlobalArgs, args: &BenchArgs) -> anyhow::Result<ExitCode> {
         image: image.digest().to_string(),
         handler,
         sandbox,
+        session_call,
         native_python,
         sandrun_process,
         speedup_vs_native,
@@ -172,11 +192,15 @@ fn print_report(report: &Report) {
     println!("handler {} on image {}", report.handler, report.image);
     let row = |name: &str, f: &Figures| {
         println!(
-            "  {name:<34} {:>5} runs   p50 {:>8.3} ms   p99 {:>8.3} ms   mean {:>8.3} ms",
+            "  {name:<42} {:>5} runs   p50 {:>8.3} ms   p99 {:>8.3} ms   mean {:>8.3} ms",
             f.runs, f.p50_ms, f.p99_ms, f.mean_ms
         );
     };
     row("fresh sandbox (in process)", &report.sandbox);
+    row(
+        "session call of `x + 1` (kept instance)",
+        &report.session_call,
+    );
     if let Some(f) = &report.native_python {
         row("native python3 subprocess", f);
     }
