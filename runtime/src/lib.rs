@@ -28,6 +28,9 @@
 //! * [`GuestImage::run`]: a fresh store, WASI context and instance per
 //!   invocation (about a millisecond for a trivial Python handler), so no
 //!   state, file or output crosses from one invocation to the next.
+//! * [`Session`] ([`GuestImage::open_session`]): one instance kept across
+//!   calls, like a notebook kernel, with per-call limits; a call of `x + 1`
+//!   costs a fraction of a millisecond.
 //!
 //! # Security model
 //! A guest sees only what its [`Policy`] and [`Invocation`] grant: its
