@@ -3,6 +3,7 @@
 mod harness;
 mod servers;
 
+mod bench;
 mod cases;
 mod command;
 mod concurrency;

@@ -8,7 +8,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use sandrun_runtime::{Call, Policy, SessionOptions};
+use sandrun_runtime::{Call, Policy, RunResult, SessionOptions};
 use serde::Serialize;
 
 use crate::cli::{BenchArgs, GlobalArgs};
@@ -98,36 +98,16 @@ pub fn run(global: &GlobalArgs, args: &BenchArgs) -> anyhow::Result<ExitCode> {
             ));
         }
     }
-    let mut samples = Vec::with_capacity(args.iterations);
-    for _ in 0..args.iterations {
-        let started = Instant::now();
-        let result = image.run(&invocation, &policy)?;
-        samples.push(started.elapsed());
-        if !result.is_success() {
-            bail!(
-                "an invocation failed during the benchmark: {:?}",
-                result.error
-            );
-        }
-    }
-    let sandbox = Figures::from(samples).context("no samples")?;
+    let sandbox = time_calls(args.iterations, "an invocation", || {
+        Ok(image.run(&invocation, &policy)?)
+    })?;
 
     // A kept instance for comparison: a session call of `x + 1`.
     let mut session = image.open_session(SessionOptions::default())?;
     session.run("x = 1")?;
-    let mut samples = Vec::with_capacity(args.iterations);
-    for _ in 0..args.iterations {
-        let started = Instant::now();
-        let result = session.run("x + 1")?;
-        samples.push(started.elapsed());
-        if !result.is_success() {
-            bail!(
-                "a session call failed during the benchmark: {:?}",
-                result.error
-            );
-        }
-    }
-    let session_call = Figures::from(samples).context("no samples")?;
+    let session_call = time_calls(args.iterations, "a session call", || {
+        Ok(session.run("x + 1")?)
+    })?;
 
     let native_python = if args.native_iterations > 0 {
         let driver = NativeDriver::new(&source.dir, source.entry.as_deref(), &handler, &event)?;
@@ -213,6 +193,24 @@ fn print_report(report: &Report) {
     if let Some(ratio) = report.process_vs_native {
         println!("  a whole `sandrun run` takes {ratio:.2}x the time of `python3 script.py` (p50)");
     }
+}
+
+/// Times `runs` in-process calls; a failing call stops the benchmark.
+fn time_calls(
+    runs: usize,
+    what: &str,
+    mut call: impl FnMut() -> anyhow::Result<RunResult>,
+) -> anyhow::Result<Figures> {
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        let result = call()?;
+        samples.push(started.elapsed());
+        if !result.is_success() {
+            bail!("{what} failed during the benchmark: {:?}", result.error);
+        }
+    }
+    Figures::from(samples).context("no samples")
 }
 
 /// Times `runs` processes from `make`, each to completion; a failing run
