@@ -219,6 +219,7 @@ def _run_command(request):
 # A session's globals: one instance serves many exec calls, like a notebook
 # kernel, so names and imports carry over from call to call.
 _SESSION_GLOBALS = {"__name__": "__main__", "__builtins__": builtins}
+_SESSION_PREPARED = False
 
 
 def _run_exec(request):
@@ -246,7 +247,12 @@ class WitWorld(wit_world.WitWorld):
     def run(self, request: str) -> str:
         try:
             req = _loads(request)
-            _prepare(req)
+            global _SESSION_PREPARED
+            if req["mode"] != "exec" or not _SESSION_PREPARED:
+                # A session's instance keeps its environment and streams:
+                # later calls skip the set-up.
+                _prepare(req)
+                _SESSION_PREPARED = req["mode"] == "exec"
             if req["mode"] == "handler":
                 response = _run_handler(req)
             elif req["mode"] == "exec":
