@@ -127,9 +127,12 @@ impl Fetcher<'_> {
                 (entry, revision)
             }
         };
-        let path = self.store.content(&entry).ok_or_else(|| {
-            anyhow::anyhow!("the cached content of {origin} vanished while it was being used")
-        })?;
+        // Every entry here was just stored or just verified by `cached`:
+        // hashing it once more would double the cost of large sources.
+        let path = self.store.path(entry.kind, &entry.digest);
+        if !path.exists() {
+            anyhow::bail!("the cached content of {origin} vanished while it was being used");
+        }
         Ok(Fetched {
             path,
             file_name: entry.name.clone(),
@@ -177,7 +180,7 @@ impl Fetcher<'_> {
         };
         // A pinned digest already in the cache needs no request at all.
         if let Some(pin) = pin
-            && self.store.blob(pin).is_some()
+            && self.store.verified(EntryKind::Blob, pin).is_some()
         {
             return self.record(blob_entry(pin.to_string(), None, None));
         }

@@ -188,7 +188,10 @@ impl GuestImage {
             .map_err(|e| RuntimeError::io("cannot create the scratch folder", e))?;
         let stdout = CappedOutput::new(policy.stdout_bytes, invocation.stdout_live.clone());
         let stderr = CappedOutput::new(policy.stderr_bytes, invocation.stderr_live.clone());
-        let mut wasi = self.wasi_builder(invocation, policy, scratch.path(), &stdout, &stderr)?;
+        // Computed once: the WASI context and the shim's os.environ agree.
+        let env = guest_env(invocation);
+        let mut wasi =
+            self.wasi_builder(invocation, &env, policy, scratch.path(), &stdout, &stderr)?;
         let deadline = Instant::now() + policy.timeout();
         let limits = Limits {
             meter: MemoryMeter::new(usize::try_from(policy.memory_bytes).unwrap_or(usize::MAX)),
@@ -206,7 +209,7 @@ impl GuestImage {
                     limits,
                 };
                 let mut store = new_store(pre.engine(), state, policy, |s| &mut s.limits);
-                let request = guest_request(invocation, policy);
+                let request = guest_request(invocation, &env, policy);
                 let call = async {
                     let instance = pre.instantiate_async(&mut store).await?;
                     let run = instance.get_typed_func::<(&str,), (String,)>(&mut store, "run")?;
@@ -254,6 +257,7 @@ impl GuestImage {
     pub(crate) fn wasi_builder(
         &self,
         invocation: &Invocation,
+        env: &BTreeMap<String, String>,
         policy: &Policy,
         scratch: &Path,
         stdout: &CappedOutput,
@@ -275,7 +279,7 @@ impl GuestImage {
                 .monotonic_clock(InvocationMonotonicClock::new());
         }
 
-        let env: Vec<(String, String)> = guest_env(invocation).into_iter().collect();
+        let env: Vec<(&String, &String)> = env.iter().collect();
         wasi.envs(&env);
         let mut args = self.inner.manifest.argv_prefix.clone();
         if let Call::Command { argv } = &invocation.call {
@@ -355,7 +359,11 @@ pub(crate) fn guest_env(invocation: &Invocation) -> BTreeMap<String, String> {
     env
 }
 
-fn guest_request(invocation: &Invocation, policy: &Policy) -> String {
+fn guest_request(
+    invocation: &Invocation,
+    env: &BTreeMap<String, String>,
+    policy: &Policy,
+) -> String {
     let no_args = Vec::new();
     let (mode, handler, event, argv) = match &invocation.call {
         Call::Handler { name, event } => ("handler", Some(name.as_str()), event, &no_args),
@@ -375,7 +383,7 @@ fn guest_request(invocation: &Invocation, policy: &Policy) -> String {
         }),
         argv,
         cwd: SCRIPT_DIR,
-        env: &guest_env(invocation),
+        env,
         code: None,
     };
     // Serializing plain strings and JSON values cannot fail.

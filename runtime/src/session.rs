@@ -114,8 +114,15 @@ impl GuestImage {
         }
         let stdout = CappedOutput::new(options.policy.stdout_bytes, None);
         let stderr = CappedOutput::new(options.policy.stderr_bytes, None);
-        let mut wasi =
-            self.wasi_builder(&shape, &options.policy, scratch.path(), &stdout, &stderr)?;
+        let env = guest_env(&shape);
+        let mut wasi = self.wasi_builder(
+            &shape,
+            &env,
+            &options.policy,
+            scratch.path(),
+            &stdout,
+            &stderr,
+        )?;
         let limits = Limits {
             meter: MemoryMeter::new(
                 usize::try_from(options.policy.memory_bytes).unwrap_or(usize::MAX),
@@ -141,7 +148,7 @@ impl GuestImage {
         let now = Instant::now();
         Ok(Session {
             image: self.clone(),
-            env: guest_env(&shape),
+            env,
             options,
             store,
             run,

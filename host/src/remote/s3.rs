@@ -74,13 +74,12 @@ impl Bucket {
             _ => None,
         };
         let is_404 = status.as_deref().is_some_and(|s| s.contains("404"));
+        let missing =
+            matches!(code.as_deref(), Some("NoSuchKey" | "NotFound")) || (is_404 && code.is_none());
+        if missing {
+            return bad_input!("{location}: no such object; check the bucket and key");
+        }
         match code.as_deref() {
-            Some("NoSuchKey") | Some("NotFound") => {
-                bad_input!("{location}: no such object; check the bucket and key")
-            }
-            _ if is_404 && code.is_none() => {
-                bad_input!("{location}: no such object; check the bucket and key")
-            }
             Some("NoSuchBucket") => {
                 bad_input!("{location}: the bucket {} does not exist", self.name)
             }

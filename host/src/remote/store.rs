@@ -110,22 +110,6 @@ impl Store {
         Ok(path)
     }
 
-    /// The blob with this digest, if it is present and intact; a damaged
-    /// one is removed.
-    pub fn blob(&self, hex: &str) -> Option<PathBuf> {
-        let path = self.root.join("blobs").join(hex);
-        if !path.is_file() {
-            return None;
-        }
-        match file_digest(&path) {
-            Ok(actual) if actual == hex => Some(path),
-            _ => {
-                let _ = std::fs::remove_file(&path);
-                None
-            }
-        }
-    }
-
     /// Moves a fetched folder into place under its tree digest.
     pub fn put_tree(&self, staging: tempfile::TempDir) -> anyhow::Result<(PathBuf, String)> {
         let hex = tree_digest(staging.path())?;
@@ -140,28 +124,37 @@ impl Store {
         Ok((path, hex))
     }
 
-    /// The tree with this digest, if present and intact; a damaged one is
-    /// removed.
-    pub fn tree(&self, hex: &str) -> Option<PathBuf> {
-        let path = self.root.join("trees").join(hex);
-        if !path.is_dir() {
-            return None;
+    /// Where content of this kind and digest lives (present or not).
+    pub fn path(&self, kind: EntryKind, hex: &str) -> PathBuf {
+        let folder = match kind {
+            EntryKind::Blob => "blobs",
+            EntryKind::Tree => "trees",
+        };
+        self.root.join(folder).join(hex)
+    }
+
+    /// The content with this digest, if it is present and intact; damaged
+    /// content is removed, so that it is fetched again.
+    pub fn verified(&self, kind: EntryKind, hex: &str) -> Option<PathBuf> {
+        let path = self.path(kind, hex);
+        let actual = match kind {
+            EntryKind::Blob if path.is_file() => file_digest(&path).ok(),
+            EntryKind::Tree if path.is_dir() => tree_digest(&path).ok(),
+            _ => return None,
+        };
+        if actual.as_deref() == Some(hex) {
+            return Some(path);
         }
-        match tree_digest(&path) {
-            Ok(actual) if actual == hex => Some(path),
-            _ => {
-                let _ = std::fs::remove_dir_all(&path);
-                None
-            }
-        }
+        let _ = match kind {
+            EntryKind::Blob => std::fs::remove_file(&path),
+            EntryKind::Tree => std::fs::remove_dir_all(&path),
+        };
+        None
     }
 
     /// The content an index entry names, if intact.
     pub fn content(&self, entry: &IndexEntry) -> Option<PathBuf> {
-        match entry.kind {
-            EntryKind::Blob => self.blob(&entry.digest),
-            EntryKind::Tree => self.tree(&entry.digest),
-        }
+        self.verified(entry.kind, &entry.digest)
     }
 
     fn index_path(&self, key: &str) -> PathBuf {
@@ -296,18 +289,18 @@ mod tests {
         temp.write_all(b"print('hi')\n").unwrap();
         let hex = file_digest(temp.path()).unwrap();
         let path = store.put_blob(temp, &hex).unwrap();
-        assert_eq!(store.blob(&hex), Some(path.clone()));
+        assert_eq!(store.verified(EntryKind::Blob, &hex), Some(path.clone()));
         std::fs::write(&path, b"print('tampered')\n").unwrap();
-        assert_eq!(store.blob(&hex), None);
+        assert_eq!(store.verified(EntryKind::Blob, &hex), None);
         assert!(!path.exists());
 
         let staging = store.temp_dir().unwrap();
         std::fs::create_dir(staging.path().join("pkg")).unwrap();
         std::fs::write(staging.path().join("pkg/a.py"), "a = 1\n").unwrap();
         let (tree, hex) = store.put_tree(staging).unwrap();
-        assert_eq!(store.tree(&hex), Some(tree.clone()));
+        assert_eq!(store.verified(EntryKind::Tree, &hex), Some(tree.clone()));
         std::fs::write(tree.join("pkg/a.py"), "a = 2\n").unwrap();
-        assert_eq!(store.tree(&hex), None);
+        assert_eq!(store.verified(EntryKind::Tree, &hex), None);
     }
 
     #[test]
