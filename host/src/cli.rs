@@ -42,6 +42,133 @@ pub enum Command {
     /// Build or locate the Python guest image
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Run SSM Automation runbooks (schemaVersion 0.3) locally
+    #[command(subcommand)]
+    Automation(AutomationCommand),
+    /// Run SSM Command documents (AWS-RunRemoteScript) locally
+    #[command(subcommand, name = "command")]
+    Ssm(CommandCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AutomationCommand {
+    /// Run a runbook: aws:executeScript steps in the sandbox, aws:sleep,
+    /// aws:branch, and other actions from --mock
+    Run(AutomationRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AutomationRunArgs {
+    /// The runbook: a YAML or JSON file with schemaVersion '0.3'
+    #[arg(value_name = "DOCUMENT")]
+    pub document: PathBuf,
+
+    /// A parameter value (repeatable); lists as a,b,c or JSON
+    #[arg(short = 'p', long = "parameter", value_name = "NAME=VALUE")]
+    pub parameters: Vec<String>,
+
+    /// Parameter values as a JSON object (or @FILE.json / @FILE.yaml);
+    /// the AWS CLI's {"Name": ["value"]} form works too
+    #[arg(long = "parameters", value_name = "JSON|@FILE")]
+    pub parameters_json: Option<String>,
+
+    /// Canned results for steps that cannot run locally (aws:executeAwsApi, …):
+    /// a YAML or JSON file mapping step names to Response / Outputs / Status
+    #[arg(long, value_name = "FILE")]
+    pub mock: Option<PathBuf>,
+
+    /// Take an attachment from any source `sandrun run` accepts instead of
+    /// the file beside the document (repeatable)
+    #[arg(long = "attachment", value_name = "NAME=SOURCE")]
+    pub attachments: Vec<String>,
+
+    /// Do not wait in aws:sleep steps
+    #[arg(long)]
+    pub no_sleep: bool,
+
+    /// Let scripts read the host's real wall clock
+    #[arg(long)]
+    pub allow_clock: bool,
+
+    /// The value of {{ global:ACCOUNT_ID }}
+    #[arg(long, value_name = "ID", default_value = "123456789012")]
+    pub account_id: String,
+
+    /// The value of {{ global:REGION }}
+    #[arg(
+        long,
+        env = "AWS_REGION",
+        value_name = "REGION",
+        default_value = "us-east-1"
+    )]
+    pub region: String,
+
+    /// Print the execution record as one JSON object
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CommandCommand {
+    /// Send a command document to local targets, as `aws ssm send-command` does
+    Run(CommandRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CommandRunArgs {
+    /// The document; AWS-RunRemoteScript runs locally
+    #[arg(long, value_name = "NAME")]
+    pub document_name: String,
+
+    /// The parameters exactly as send-command takes them, e.g.
+    /// '{"sourceType":["S3"],"sourceInfo":["{\"path\":\"https://…\"}"],"commandLine":["main.py a"]}'
+    /// (or @FILE.json)
+    #[arg(long, value_name = "JSON|@FILE")]
+    pub parameters: String,
+
+    /// Several targets, one per line: a working directory, or a JSON object
+    /// of parameters that override --parameters
+    #[arg(long, value_name = "FILE")]
+    pub targets: Option<PathBuf>,
+
+    /// How many targets run at once: N or P% [default: 50]
+    #[arg(long, value_name = "N|P%", default_value = "50")]
+    pub max_concurrency: String,
+
+    /// Stop starting targets after more than this many failed: N or P%
+    #[arg(long, value_name = "N|P%", default_value = "0")]
+    pub max_errors: String,
+
+    /// Write each target's full stdout and stderr under this folder
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+
+    /// Upload each target's full output to this S3 bucket
+    #[arg(long, value_name = "BUCKET")]
+    pub output_s3_bucket_name: Option<String>,
+
+    /// The key prefix for uploaded output
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        requires = "output_s3_bucket_name",
+        default_value = ""
+    )]
+    pub output_s3_key_prefix: String,
+
+    /// Bytes kept of stdout and of stderr, each [default: 1048576]
+    #[arg(long, value_name = "BYTES")]
+    pub max_output: Option<usize>,
+
+    /// Print the command and its invocations as one JSON object
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub fetch: FetchArgs,
 }
 
 #[derive(Debug, Args)]

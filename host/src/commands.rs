@@ -1,7 +1,9 @@
 //! One module per subcommand.
 
+pub mod automation;
 pub mod bench;
 pub mod cache;
+pub mod command;
 pub mod fetch;
 pub mod image;
 pub mod run;

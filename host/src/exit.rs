@@ -22,12 +22,17 @@ pub const CANCELLED: u8 = 130;
 
 /// The exit status for a finished invocation.
 pub fn for_status(status: Status) -> ExitCode {
-    ExitCode::from(match status {
+    ExitCode::from(for_status_code(status))
+}
+
+/// The exit status for a finished invocation, as a number.
+pub fn for_status_code(status: Status) -> u8 {
+    match status {
         Status::Success => SUCCESS,
         Status::Failed => SCRIPT_FAILED,
         Status::TimedOut => TIMED_OUT,
         Status::Cancelled => CANCELLED,
-    })
+    }
 }
 
 /// An error in what the user gave sandrun; exits with [`BAD_INPUT`].

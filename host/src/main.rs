@@ -12,12 +12,13 @@ mod plan;
 mod progress;
 mod remote;
 mod source;
+mod ssm;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{AutomationCommand, Cli, Command, CommandCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -27,10 +28,20 @@ fn main() -> ExitCode {
         Command::Fetch(args) => commands::fetch::run(&cli.global, args),
         Command::Cache(command) => commands::cache::run(&cli.global, command),
         Command::Image(command) => commands::image::run(&cli.global, command),
+        Command::Automation(AutomationCommand::Run(args)) => {
+            commands::automation::run(&cli.global, args)
+        }
+        Command::Ssm(CommandCommand::Run(args)) => commands::command::run(&cli.global, args),
     };
     outcome.unwrap_or_else(|error| {
         let code = exit::for_error(&error);
-        if matches!(&cli.command, Command::Run(args) if args.json) {
+        let json_mode = match &cli.command {
+            Command::Run(args) => args.json,
+            Command::Automation(AutomationCommand::Run(args)) => args.json,
+            Command::Ssm(CommandCommand::Run(args)) => args.json,
+            _ => false,
+        };
+        if json_mode {
             // JSON mode promises one object on stdout, also when nothing ran.
             println!("{}", exit::error_json(&error));
         }

@@ -70,6 +70,14 @@ impl Progress {
         }
     }
 
+    /// Prints a line on stderr without tearing the spinner.
+    pub fn println(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
     /// Removes the spinner.
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {

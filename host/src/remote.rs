@@ -16,7 +16,7 @@
 mod git;
 mod github;
 pub mod http;
-mod s3;
+pub mod s3;
 pub mod secrets;
 pub mod spec;
 pub mod store;

@@ -134,21 +134,11 @@ impl ScriptSource {
             if text.trim().is_empty() {
                 return Err(bad_input!("the script on stdin is empty"));
             }
-            let temp = new_temp()?;
-            let path = temp.path().join(STDIN_SCRIPT);
-            std::fs::write(&path, text).context("cannot write the script's temporary copy")?;
-            return Ok(ScriptSource {
-                dir: temp.path().to_path_buf(),
-                entry: Some(STDIN_SCRIPT.into()),
-                origin: "stdin".into(),
-                info: SourceInfo {
-                    kind: "stdin",
-                    location: "-".into(),
-                    digest: file_digest(&path).ok().map(|hex| format_digest(&hex)),
-                    revision: None,
-                },
-                _temp: Some(temp),
-            });
+            let mut source = Self::from_text(&text)?;
+            source.origin = "stdin".into();
+            source.info.kind = "stdin";
+            source.info.location = "-".into();
+            return Ok(source);
         }
         let path = Path::new(source);
         let metadata = std::fs::metadata(path).map_err(|e| {
@@ -181,6 +171,26 @@ impl ScriptSource {
             .to_string();
         let digest = file_digest(path).with_context(|| format!("cannot read {source}"))?;
         Self::from_file(path, &name, local(Some(format_digest(&digest))))
+    }
+
+    /// Script text (stdin, an inline `Script` of a runbook), alone in a
+    /// temporary folder as [`STDIN_SCRIPT`].
+    pub fn from_text(text: &str) -> anyhow::Result<ScriptSource> {
+        let temp = new_temp()?;
+        let path = temp.path().join(STDIN_SCRIPT);
+        std::fs::write(&path, text).context("cannot write the script's temporary copy")?;
+        Ok(ScriptSource {
+            dir: temp.path().to_path_buf(),
+            entry: Some(STDIN_SCRIPT.into()),
+            origin: "inline script".into(),
+            info: SourceInfo {
+                kind: "inline",
+                location: STDIN_SCRIPT.into(),
+                digest: file_digest(&path).ok().map(|hex| format_digest(&hex)),
+                revision: None,
+            },
+            _temp: Some(temp),
+        })
     }
 
     /// A single file named `name`: a `.zip` is unpacked into a temporary

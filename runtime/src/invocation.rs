@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde_json::Value;
 
 use crate::output::LiveOutput;
+use crate::policy::Access;
 
 /// How the script is entered.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +43,7 @@ pub enum Call {
 pub struct Invocation {
     pub(crate) script_dir: PathBuf,
     pub(crate) entry: Option<String>,
+    pub(crate) script_access: Access,
     pub(crate) call: Call,
     pub(crate) env: BTreeMap<String, String>,
     pub(crate) id: String,
@@ -66,6 +68,7 @@ impl Invocation {
         Invocation {
             script_dir: script_dir.into(),
             entry: None,
+            script_access: Access::ReadOnly,
             call,
             env: BTreeMap::new(),
             id: new_invocation_id(),
@@ -112,6 +115,13 @@ impl Invocation {
     /// named `func` (or `stem.func`) is looked up in that file.
     pub fn entry_file(mut self, file_name: impl Into<String>) -> Self {
         self.entry = Some(file_name.into());
+        self
+    }
+
+    /// Lets the script write to its own folder (read-only by default), as
+    /// a command that works in a granted working directory needs.
+    pub fn script_access(mut self, access: Access) -> Self {
+        self.script_access = access;
         self
     }
 

@@ -300,7 +300,7 @@ impl GuestImage {
                     reason: format!("{e:#}"),
                 })
         };
-        preopen(&invocation.script_dir, SCRIPT_DIR, Access::ReadOnly)?;
+        preopen(&invocation.script_dir, SCRIPT_DIR, invocation.script_access)?;
         preopen(scratch, SCRATCH_DIR, Access::ReadWrite)?;
         for (guest, host) in &self.inner.manifest.mounts {
             preopen(&self.inner.dir.join(host), guest, Access::ReadOnly)?;

@@ -3,6 +3,7 @@
 mod harness;
 mod servers;
 
+mod automation;
 mod bench;
 mod cases;
 mod command;
@@ -14,4 +15,5 @@ mod limits;
 mod remote;
 mod servers_selftest;
 mod sessions;
+mod ssm_command;
 mod stdlib;

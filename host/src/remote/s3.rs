@@ -115,6 +115,20 @@ impl Bucket {
         Ok(head.e_tag().unwrap_or_default().to_string())
     }
 
+    /// Writes `body` to `key` (command output uploads).
+    pub async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> anyhow::Result<()> {
+        self.client
+            .put_object()
+            .bucket(&self.name)
+            .key(key)
+            .content_type(content_type)
+            .body(body.into())
+            .send()
+            .await
+            .map_err(|e| self.explain(key, e))?;
+        Ok(())
+    }
+
     /// Every object under `prefix`, sorted by key.
     pub async fn list(&self, prefix: &str) -> anyhow::Result<Vec<Listed>> {
         let mut listed = Vec::new();
