@@ -6,7 +6,7 @@ use std::process::{Output, Stdio};
 
 use serde_json::{Value, json};
 
-use crate::harness::{repo, sandrun};
+use crate::harness::{json_of, repo, sandrun};
 
 fn example(name: &str) -> String {
     repo()
@@ -24,13 +24,7 @@ fn automation(args: &[&str], envs: &[(&str, &str)]) -> (Value, Output) {
         command.env(key, value);
     }
     let output = command.output().expect("run sandrun automation");
-    let record = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not one JSON object ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
+    let record = json_of(&output);
     (record, output)
 }
 
@@ -104,7 +98,10 @@ fn tag_instance_builds_the_request_from_interpolated_inputs() {
         format!("automation {id} in eu-west-3")
     );
     assert_eq!(step["Inputs"]["InputPayload"]["extra"]["Cost"], 7);
-    assert_eq!(step["Stdout"], "tagging i-0123456789abcdef0: Env=dev, Cost=7, Team=infra\n");
+    assert_eq!(
+        step["Stdout"],
+        "tagging i-0123456789abcdef0: Env=dev, Cost=7, Team=infra\n"
+    );
     assert_eq!(step["Response"]["Payload"]["tagCount"], 3);
 }
 
@@ -603,6 +600,42 @@ fn sleep_waits_until_its_timeout_and_undefined_step_outputs_fail_at_run_time() {
     assert!(
         step["DurationMs"].as_u64().unwrap_or_default() >= 1000,
         "{step}"
+    );
+}
+
+#[test]
+fn timestamps_in_the_past_do_not_wait_and_jump_cycles_are_stopped() {
+    let (_dir, path) = runbook(
+        "schemaVersion: '0.3'\nmainSteps:\n- {name: until, action: aws:sleep, inputs: {Timestamp: '2020-01-01T00:00:00Z'}}\n",
+    );
+    let (record, _) = automation(&[&path.display().to_string()], &[]);
+    assert_eq!(record["Status"], "Success", "{record}");
+    assert_eq!(
+        record["StepExecutions"][0]["Response"]["Duration"],
+        "PT0.000S"
+    );
+
+    let (_dir, path) = runbook(
+        "schemaVersion: '0.3'\nmainSteps:\n\
+         - {name: ping, action: aws:sleep, nextStep: pong, inputs: {Duration: PT0S}}\n\
+         - {name: pong, action: aws:sleep, nextStep: ping, inputs: {Duration: PT0S}}\n",
+    );
+    let (record, output) = automation(&[&path.display().to_string()], &[]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        record["FailureMessage"]
+    );
+    assert_eq!(
+        record["StepExecutions"].as_array().map(Vec::len),
+        Some(1000)
+    );
+    assert!(
+        record["FailureMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("cycle")
     );
 }
 

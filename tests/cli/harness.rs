@@ -57,6 +57,18 @@ pub fn run_json(args: &[&str], stdin: Option<&str>) -> JsonRun {
     }
 }
 
+/// The one JSON object a `--json` run printed on stdout; panics with both
+/// streams when there is none.
+pub fn json_of(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON object ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
 /// Runs `sandrun run <args>` (plus `--json` when asked) and returns its output.
 pub fn run_raw(args: &[&str], stdin: Option<&str>, json: bool) -> Output {
     use std::io::Write;

@@ -7,7 +7,7 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use crate::harness::{isolated_cache, sandrun};
+use crate::harness::{isolated_cache, json_of, sandrun};
 use crate::servers::{self, requests};
 
 const HANDLER: &str =
@@ -31,13 +31,7 @@ fn run_in(cache: &Path, args: &[&str], envs: &[(&str, &str)]) -> (Value, Output)
     all.extend_from_slice(args);
     all.push("--json");
     let output = sandrun_in(cache, &all, envs);
-    let result = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not one JSON object ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
+    let result = json_of(&output);
     (result, output)
 }
 
@@ -415,11 +409,7 @@ mod s3 {
     }
 
     fn creds(server: &servers::S3Server) -> Vec<(&str, &str)> {
-        vec![
-            ("AWS_ACCESS_KEY_ID", server.access_key.as_str()),
-            ("AWS_SECRET_ACCESS_KEY", server.secret_key.as_str()),
-            ("AWS_REGION", "us-east-1"),
-        ]
+        server.credentials()
     }
 
     #[test]

@@ -587,6 +587,15 @@ impl S3Server {
             .unwrap_or_else(|e| panic!("create folder {}: {e}", folder.display()));
     }
 
+    /// The environment that lets the AWS SDK sign requests this server accepts.
+    pub fn credentials(&self) -> Vec<(&str, &str)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", self.access_key.as_str()),
+            ("AWS_SECRET_ACCESS_KEY", self.secret_key.as_str()),
+            ("AWS_REGION", "us-east-1"),
+        ]
+    }
+
     /// What the server logged so far (with `RUST_LOG=info`).
     pub fn stderr(&self) -> String {
         self.process.stderr()

@@ -8,7 +8,7 @@ use std::process::Output;
 
 use serde_json::{Value, json};
 
-use crate::harness::{isolated_cache, repo, sandrun};
+use crate::harness::{isolated_cache, json_of, repo, sandrun};
 use crate::servers;
 
 /// Bucket `scripts` with the example folder under `remote-script/`.
@@ -39,12 +39,9 @@ fn store() -> servers::S3Server {
 }
 
 fn envs(server: &servers::S3Server) -> Vec<(&str, &str)> {
-    vec![
-        ("AWS_ACCESS_KEY_ID", server.access_key.as_str()),
-        ("AWS_SECRET_ACCESS_KEY", server.secret_key.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ENDPOINT_URL", server.endpoint.as_str()),
-    ]
+    let mut envs = server.credentials();
+    envs.push(("AWS_ENDPOINT_URL", server.endpoint.as_str()));
+    envs
 }
 
 fn s3_parameters(folder: &str, command_line: &str) -> Value {
@@ -75,13 +72,7 @@ fn command(
         run.env(key, value);
     }
     let output = run.output().expect("run sandrun command");
-    let result = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not one JSON object ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
+    let result = json_of(&output);
     (result, output)
 }
 
@@ -133,6 +124,39 @@ fn a_folder_from_s3_runs_its_command_line_and_its_output_is_saved_and_uploaded()
     let uploaded = std::fs::read_to_string(server.root.join("results").join(&key))
         .expect("the uploaded object");
     assert_eq!(uploaded, "hello, Ada\nhello, Grace\n");
+}
+
+#[test]
+fn on_a_terminal_the_script_output_comes_first_then_one_line_per_target() {
+    let server = store();
+    let cache = isolated_cache();
+    let output = sandrun()
+        .env("SANDRUN_CACHE_DIR", cache.path())
+        .envs(envs(&server))
+        .args([
+            "command",
+            "run",
+            "--document-name",
+            "AWS-RunRemoteScript",
+            "--parameters",
+        ])
+        .arg(s3_parameters("remote-script", "main.py Ada fail").to_string())
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "hello, Ada\nhello, fail\n"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.starts_with("asked to fail\n"), "{stderr}");
+    assert!(
+        stderr.lines().any(|l| l.contains("Failed")
+            && l.contains("local")
+            && l.contains("response code   3")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ended Failed (1 Failed)"), "{stderr}");
 }
 
 #[test]

@@ -71,32 +71,25 @@ impl ParameterSpec {
             }
         }
         let count = match &value {
-            Value::Array(items) => Some(items.len()),
-            Value::Object(map) => Some(map.len()),
+            Value::Array(items) => Some((items.len(), "items", "Items")),
+            Value::Object(map) => Some((map.len(), "items", "Items")),
+            Value::String(text) => Some((text.chars().count(), "characters", "Chars")),
             _ => None,
         };
-        if let Some(count) = count {
-            if let Some(min) = self.min_items.filter(|&min| count < min) {
+        if let Some((count, unit, suffix)) = count {
+            let (min, max) = if suffix == "Items" {
+                (self.min_items, self.max_items)
+            } else {
+                (self.min_chars, self.max_chars)
+            };
+            if let Some(min) = min.filter(|&min| count < min) {
                 return Err(format!(
-                    "parameter {name}: has {count} items; give at least {min} (minItems)"
+                    "parameter {name}: has {count} {unit}; give at least {min} (min{suffix})"
                 ));
             }
-            if let Some(max) = self.max_items.filter(|&max| count > max) {
+            if let Some(max) = max.filter(|&max| count > max) {
                 return Err(format!(
-                    "parameter {name}: has {count} items; give at most {max} (maxItems)"
-                ));
-            }
-        }
-        if let Value::String(text) = &value {
-            let chars = text.chars().count();
-            if let Some(min) = self.min_chars.filter(|&min| chars < min) {
-                return Err(format!(
-                    "parameter {name}: is {chars} characters long; give at least {min} (minChars)"
-                ));
-            }
-            if let Some(max) = self.max_chars.filter(|&max| chars > max) {
-                return Err(format!(
-                    "parameter {name}: is {chars} characters long; give at most {max} (maxChars)"
+                    "parameter {name}: has {count} {unit}; give at most {max} (max{suffix})"
                 ));
             }
         }
