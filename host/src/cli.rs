@@ -48,6 +48,33 @@ pub enum Command {
     /// Run SSM Command documents (AWS-RunRemoteScript) locally
     #[command(subcommand, name = "command")]
     Ssm(CommandCommand),
+    /// Serve invocations over HTTP to many tenants
+    Serve(ServeArgs),
+    /// Print the sha256 of an API key, for a tenant's api_key_sha256
+    HashKey {
+        /// The key (or - to read it from stdin)
+        key: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The config file: server settings and tenants (see README)
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+
+    /// Where to listen [default: the config's listen, else 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+
+    /// Where async results go: a folder, or s3://BUCKET/PREFIX shared by replicas
+    /// [default: the config's result_store, else <cache>/results]
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    pub result_store: Option<String>,
+
+    /// Log lines as JSON objects or as text
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["json", "text"])]
+    pub log_format: String,
 }
 
 #[derive(Debug, Subcommand)]

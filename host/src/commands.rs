@@ -7,3 +7,4 @@ pub mod command;
 pub mod fetch;
 pub mod image;
 pub mod run;
+pub mod serve;

@@ -4,6 +4,7 @@ mod archive;
 mod cli;
 mod commands;
 mod exit;
+mod id;
 mod images;
 mod language;
 mod loader;
@@ -11,6 +12,7 @@ mod payload;
 mod plan;
 mod progress;
 mod remote;
+mod serve;
 mod source;
 mod ssm;
 
@@ -32,6 +34,8 @@ fn main() -> ExitCode {
             commands::automation::run(&cli.global, args)
         }
         Command::Ssm(CommandCommand::Run(args)) => commands::command::run(&cli.global, args),
+        Command::Serve(args) => commands::serve::run(&cli.global, args),
+        Command::HashKey { key } => commands::serve::hash_key(key),
     };
     outcome.unwrap_or_else(|error| {
         let code = exit::for_error(&error);

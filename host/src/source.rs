@@ -68,6 +68,7 @@ pub fn fetch_options(args: &FetchArgs) -> FetchOptions {
         },
         secrets: SecretProvider {
             file: args.secrets_file.clone(),
+            only: None,
         },
     }
 }
@@ -96,13 +97,24 @@ impl ScriptSource {
         let Some(remote_source) = remote_source(args)? else {
             return Self::open(args.source.as_deref().unwrap_or("-"));
         };
-        let store = Store::new(cache_dir);
-        let fetched = remote::fetch(
+        Self::from_remote(
             &remote_source,
-            &store,
+            cache_dir,
             &fetch_options(&args.fetch),
             progress,
-        )?;
+        )
+    }
+
+    /// Fetches a remote source into the cache under `cache_dir` (or takes
+    /// it from there) with the given options.
+    pub fn from_remote(
+        remote_source: &spec::RemoteSource,
+        cache_dir: &Path,
+        options: &FetchOptions,
+        progress: &Progress,
+    ) -> anyhow::Result<ScriptSource> {
+        let store = Store::new(cache_dir);
+        let fetched = remote::fetch(remote_source, &store, options, progress)?;
         progress.finish();
         let info = SourceInfo {
             kind: fetched.kind,
@@ -191,6 +203,21 @@ impl ScriptSource {
             },
             _temp: Some(temp),
         })
+    }
+
+    /// A `.zip` given as bytes (an HTTP request body), unpacked with the
+    /// usual entry, size and path-escape checks.
+    pub fn from_zip_bytes(bytes: &[u8]) -> anyhow::Result<ScriptSource> {
+        let holder = new_temp()?;
+        let path = holder.path().join("source.zip");
+        std::fs::write(&path, bytes).context("cannot write the zip's temporary copy")?;
+        let info = SourceInfo {
+            kind: "zip",
+            location: "request body".into(),
+            digest: file_digest(&path).ok().map(|hex| format_digest(&hex)),
+            revision: None,
+        };
+        Self::from_file(&path, "source.zip", info)
     }
 
     /// A single file named `name`: a `.zip` is unpacked into a temporary

@@ -82,9 +82,7 @@ pub fn run(global: &GlobalArgs, args: &AutomationRunArgs) -> anyhow::Result<Exit
         attachments,
         fetch: args.fetch.clone(),
         cache_dir: loader::cache_dir(global)?,
-        secrets: crate::remote::secrets::SecretProvider {
-            file: args.fetch.secrets_file.clone(),
-        },
+        secrets: crate::source::fetch_options(&args.fetch).secrets,
         cancelled,
         current,
     };

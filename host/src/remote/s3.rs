@@ -129,6 +129,36 @@ impl Bucket {
         Ok(())
     }
 
+    /// A small object's bytes (result records), or `None` if it does not exist.
+    pub async fn get(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        let object = match self
+            .client
+            .get_object()
+            .bucket(&self.name)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(object) => object,
+            Err(error) => {
+                let missing = error.as_service_error().is_some_and(|e| e.is_no_such_key())
+                    || error
+                        .raw_response()
+                        .is_some_and(|r| r.status().as_u16() == 404);
+                if missing {
+                    return Ok(None);
+                }
+                return Err(self.explain(key, error));
+            }
+        };
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .with_context(|| format!("s3://{}/{key}: the download broke off", self.name))?;
+        Ok(Some(bytes.into_bytes().to_vec()))
+    }
+
     /// Every object under `prefix`, sorted by key.
     pub async fn list(&self, prefix: &str) -> anyhow::Result<Vec<Listed>> {
         let mut listed = Vec::new();

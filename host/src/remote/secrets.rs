@@ -29,6 +29,9 @@ impl std::fmt::Debug for Secret {
 pub struct SecretProvider {
     /// A file of `NAME=VALUE` lines (`#` starts a comment), mode 0600.
     pub file: Option<PathBuf>,
+    /// A fixed set (one tenant's secrets in `sandrun serve`); when given it
+    /// is the only place looked in: no environment, no file.
+    pub only: Option<std::sync::Arc<BTreeMap<String, String>>>,
 }
 
 /// The name inside `{{ssm-secure:NAME}}` or `{{ssm:NAME}}`, if `text` is one.
@@ -65,6 +68,12 @@ impl SecretProvider {
         let Some(name) = reference_name(text) else {
             return Ok(Secret(text.to_string()));
         };
+        if let Some(only) = &self.only {
+            return only
+                .get(name)
+                .map(|v| Secret(v.clone()))
+                .ok_or_else(|| bad_input!("secret {name:?} is not one of this tenant's secrets"));
+        }
         let var = env_var_name(name);
         if let Ok(value) = std::env::var(&var) {
             return Ok(Secret(value));
@@ -143,6 +152,7 @@ mod tests {
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
         let provider = SecretProvider {
             file: Some(file.clone()),
+            only: None,
         };
         let error = provider
             .resolve("{{ssm-secure:repo-token}}")
