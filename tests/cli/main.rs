@@ -13,6 +13,7 @@ mod escape;
 mod handler;
 mod limits;
 mod remote;
+mod serve;
 mod servers_selftest;
 mod sessions;
 mod ssm_command;
