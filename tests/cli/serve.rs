@@ -57,7 +57,7 @@ impl Server {
             .args(args)
             .envs(envs.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .stderr(std::fs::File::create(dir.path().join("stderr")).expect("stderr file"));
         let mut child = command.spawn().expect("start sandrun serve");
         let mut stdout = child.stdout.take().expect("stdout");
         let mut line = Vec::new();
@@ -117,6 +117,10 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(self._dir.path().join("stderr")).unwrap_or_default();
+            eprintln!("--- sandrun serve's log:\n{log}");
+        }
     }
 }
 
@@ -207,7 +211,15 @@ fn health_readiness_metrics_and_the_openapi_document() {
         Some(&json!({"script": "print('hi')"})),
     );
     assert_eq!(ran.json()["stdout"], "hi\n");
-    let metrics = server.call("GET", "/metrics", None, None);
+    // The slot is freed just after the answer is sent: wait for the gauge.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let metrics = loop {
+        let metrics = server.call("GET", "/metrics", None, None);
+        if metrics.body.contains("sandrun_running_sandboxes 0") || Instant::now() > deadline {
+            break metrics;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert_eq!(metrics.status, 200);
     for line in [
         "sandrun_invocations_total{tenant=\"zeta\",status=\"success\"} 1",
@@ -528,11 +540,7 @@ fn malformed_requests_get_400_naming_the_problem_and_large_ones_413() {
         Some(ZETA_KEY),
         Some(&json!({"script": "print(1)", "source": "x.py"})),
     );
-    assert!(
-        two.error()
-            .1
-            .contains("exactly one of source, script and zip_base64")
-    );
+    assert!(two.error().1.contains("exactly one of source, source_type"));
     let bad_zip = server.call(
         "POST",
         "/v1/invocations",
@@ -699,4 +707,57 @@ fn two_replicas_share_async_results_through_s3() {
     );
     let record = two.wait_done(spin_id, ACME_KEY);
     assert_eq!(record["result"]["status"], "cancelled", "{record}");
+}
+
+#[test]
+fn a_tenants_secrets_and_private_sources_stay_its_own() {
+    let root = tempfile::tempdir().expect("root");
+    let sha = "4444444444444444444444444444444444444444";
+    let script: &[u8] = b"def handler(event, context):\n    return 'private code ran'\n";
+    servers::github_repo(
+        root.path(),
+        "octo",
+        "private",
+        &[("main", sha)],
+        &[(sha, &[("tool.py", script)])],
+    );
+    let api = servers::fake_github(root.path(), Some("gh-token-value"), "normal");
+    let server_extra = format!(
+        "github_api_url = \"{}\"\nallow_insecure_http = true",
+        api.url
+    );
+    let both = "allowed_sources = [\"inline\", \"github\"]\nallowed_hosts = [\"octo\"]\n";
+    let text = config(
+        &server_extra,
+        &format!("{both}[tenants.secrets]\ngh = \"gh-token-value\"\n"),
+    )
+    .replace("max_queue = 8\n", &format!("max_queue = 8\n{both}"));
+    let server = Server::start(&text, &[], &[]);
+    let request = json!({
+        "source_type": "GitHub",
+        "source_info": json!({"owner": "octo", "repository": "private", "path": "tool.py", "tokenInfo": "{{ssm-secure:gh}}"}).to_string(),
+        "handler": "handler",
+    });
+    let mine = server.call("POST", "/v1/invocations", Some(ACME_KEY), Some(&request));
+    assert_eq!(mine.json()["payload"], "private code ran", "{}", mine.body);
+    // zeta names the same secret: it is not zeta's.
+    let theirs = server.call("POST", "/v1/invocations", Some(ZETA_KEY), Some(&request));
+    assert_eq!(theirs.status, 400, "{}", theirs.body);
+    assert!(
+        theirs.body.contains("not one of this tenant's secrets"),
+        "{}",
+        theirs.body
+    );
+    // Nor does acme's cached copy reach zeta without a token.
+    let plain = json!({"source": "github:octo/private/tool.py", "handler": "handler"});
+    let cached = server.call("POST", "/v1/invocations", Some(ZETA_KEY), Some(&plain));
+    assert_eq!(cached.status, 400, "{}", cached.body);
+    assert!(!cached.body.contains("private code ran"));
+    let outside = server.call(
+        "POST",
+        "/v1/invocations",
+        Some(ZETA_KEY),
+        Some(&json!({"source": "github:someone/else/x.py"})),
+    );
+    assert_eq!(outside.status, 403, "{}", outside.body);
 }

@@ -20,6 +20,13 @@ pub struct InvokeRequest {
     /// kinds and hosts).
     #[serde(default)]
     pub source: Option<String>,
+    /// The AWS-RunRemoteScript form: `GitHub` or `S3`, with `source_info`
+    /// (its JSON text); a `tokenInfo` of `{{ssm-secure:NAME}}` takes the
+    /// tenant's secret NAME.
+    #[serde(default)]
+    pub source_type: Option<String>,
+    #[serde(default)]
+    pub source_info: Option<String>,
     /// Inline Python text (run as `script.py`).
     #[serde(default)]
     pub script: Option<String>,

@@ -66,10 +66,16 @@ pub fn prepare(tenant: &Tenant, request: InvokeRequest) -> Result<Prepared, ApiE
         request.source.is_some(),
         request.script.is_some(),
         request.zip_base64.is_some(),
+        request.source_type.is_some(),
     ];
     if given.iter().filter(|g| **g).count() != 1 {
         return Err(ApiError::bad_request(
-            "give exactly one of source, script and zip_base64",
+            "give exactly one of source, source_type (with source_info), script and zip_base64",
+        ));
+    }
+    if request.source_type.is_some() != request.source_info.is_some() {
+        return Err(ApiError::bad_request(
+            "source_type and source_info go together",
         ));
     }
     let source = if let Some(text) = request.script {
@@ -90,7 +96,14 @@ pub fn prepare(tenant: &Tenant, request: InvokeRequest) -> Result<Prepared, ApiE
         SourceSpec::Zip(bytes)
     } else {
         let text = request.source.unwrap_or_default();
-        match spec::parse(&text).map_err(|e| ApiError::bad_request(format!("source: {e}")))? {
+        let remote = match (&request.source_type, &request.source_info) {
+            (Some(kind), Some(info)) => Some(
+                spec::from_seed(kind, info)
+                    .map_err(|e| ApiError::bad_request(format!("source_info: {e}")))?,
+            ),
+            _ => spec::parse(&text).map_err(|e| ApiError::bad_request(format!("source: {e}")))?,
+        };
+        match remote {
             Some(remote) => {
                 if !allowed(remote.kind()) {
                     return Err(refuse_kind(remote.kind()));

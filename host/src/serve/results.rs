@@ -69,8 +69,22 @@ impl ResultStore {
         }
     }
 
-    /// Reads an invocation's record, if there is one.
+    /// Reads an invocation's record, if there is one. A record caught
+    /// half-written (some S3-compatible stores write in place) is read again.
     pub async fn get(&self, id: &str) -> anyhow::Result<Option<Value>> {
+        let mut attempt = 0;
+        loop {
+            match self.get_once(id).await {
+                Err(error) if attempt < 3 && error.is::<serde_json::Error>() => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn get_once(&self, id: &str) -> anyhow::Result<Option<Value>> {
         if !valid_id(id) {
             return Ok(None);
         }
