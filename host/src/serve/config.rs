@@ -206,4 +206,22 @@ mod tests {
         );
         assert!(toml::from_str::<Config>("[server]\nlisten_on = 1\n").is_err());
     }
+
+    #[test]
+    fn the_shipped_example_and_kubernetes_configs_load() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let example = Config::load(&root.join("examples/serve/sandrun.toml")).unwrap();
+        assert_eq!(example.tenants.len(), 2);
+        assert_eq!(
+            example.tenants[0].api_key_sha256[0],
+            crate::serve::hash_key("demo-key")
+        );
+        let map: serde_yaml::Value = serde_yaml::from_str(
+            &std::fs::read_to_string(root.join("deploy/configmap.yaml")).unwrap(),
+        )
+        .unwrap();
+        let text = map["data"]["sandrun.toml"].as_str().unwrap();
+        let deployed: Config = toml::from_str(text).unwrap();
+        deployed.check().unwrap();
+    }
 }
