@@ -63,6 +63,6 @@ pub use invocation::{Call, Invocation};
 pub use outcome::{ErrorInfo, RunResult, Stats, Status, Truncated, error_type};
 pub use output::LiveOutput;
 pub use policy::{Access, ClockAccess, Mount, Policy, RESERVED_GUEST_PATHS};
-pub use runtime::{Runtime, RuntimeBuilder};
+pub use runtime::{DEFAULT_MAX_INSTANCES, MAX_MEMORY_BYTES, Runtime, RuntimeBuilder};
 pub use sandbox::CancelHandle;
 pub use session::{Session, SessionError, SessionOptions};

@@ -36,6 +36,9 @@ pub mod error_type {
     pub const PAYLOAD_NOT_SERIALIZABLE: &str = "PayloadNotSerializable";
     /// The caller cancelled the invocation.
     pub const CANCELLED: &str = "Cancelled";
+    /// Every sandbox slot of the runtime was in use
+    /// (`RuntimeBuilder::max_instances`); nothing ran.
+    pub const CAPACITY_EXCEEDED: &str = "CapacityExceeded";
     /// The guest trapped for a reason other than a limit (a bug in the
     /// interpreter or the image).
     pub const GUEST_TRAP: &str = "GuestTrap";

@@ -94,6 +94,12 @@ impl Policy {
                 self.memory_bytes
             )));
         }
+        if self.memory_bytes > crate::runtime::MAX_MEMORY_BYTES {
+            return Err(RuntimeError::InvalidPolicy(format!(
+                "memory_bytes is {}; a 32-bit guest addresses at most 4 GiB",
+                self.memory_bytes
+            )));
+        }
         for mount in &self.mounts {
             mount.validate()?;
         }

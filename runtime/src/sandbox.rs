@@ -561,6 +561,17 @@ pub(crate) fn classify(
                 (Some(trap), _) => {
                     ErrorInfo::new(error_type::GUEST_TRAP, format!("the guest trapped: {trap}"))
                 }
+                // The pool's slots are all taken: the caller's capacity,
+                // not the guest's fault.
+                (None, _) if format!("{err:#}").contains("maximum concurrent limit") => {
+                    ErrorInfo::new(
+                        error_type::CAPACITY_EXCEEDED,
+                        format!(
+                            "every sandbox slot of this runtime is in use ({err:#}); \
+                             wait for one, or raise RuntimeBuilder::max_instances"
+                        ),
+                    )
+                }
                 (None, _) => ErrorInfo::new(
                     error_type::GUEST_TRAP,
                     format!("the guest failed: {:#}", err),

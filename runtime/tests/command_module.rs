@@ -105,3 +105,48 @@ fn cancel_handle_stops_a_spinning_guest() {
     assert_eq!(result.status, Status::Cancelled);
     assert_eq!(result.error_type(), Some("Cancelled"));
 }
+
+#[test]
+fn a_full_instance_pool_is_an_error_and_a_freed_slot_is_reused() {
+    let image_dir = tempfile::tempdir().unwrap();
+    let scripts = tempfile::tempdir().unwrap();
+    std::fs::write(scripts.path().join("main.p1"), "").unwrap();
+    image(image_dir.path());
+    let image = Runtime::builder()
+        .max_instances(1)
+        .build()
+        .expect("runtime")
+        .load_image(image_dir.path())
+        .expect("image");
+    let spinning = Invocation::command(scripts.path(), ["main.p1"]);
+    let cancel = sandrun_runtime::CancelHandle::new();
+    std::thread::scope(|scope| {
+        let first = scope.spawn(|| image.run_cancellable(&spinning, &Policy::default(), &cancel));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let second = image.run(
+            &Invocation::command(scripts.path(), ["main.p1", "arg"]),
+            &Policy::default(),
+        );
+        cancel.cancel();
+        let refused = second.expect("a result");
+        assert_eq!(refused.status, Status::Failed);
+        let error = refused.error.expect("an error");
+        assert_eq!(error.kind, sandrun_runtime::error_type::CAPACITY_EXCEEDED);
+        assert!(error.message.contains("max_instances"), "{}", error.message);
+        assert_eq!(first.join().unwrap().unwrap().status, Status::Cancelled);
+    });
+    let again = image
+        .run(
+            &Invocation::command(scripts.path(), ["main.p1", "arg"]),
+            &Policy::default(),
+        )
+        .expect("the slot is free again");
+    assert_eq!(again.exit_code, Some(3));
+}
+
+#[test]
+fn memory_beyond_what_a_32_bit_guest_addresses_is_refused() {
+    let mut policy = Policy::default();
+    policy.memory_bytes = sandrun_runtime::MAX_MEMORY_BYTES + 1;
+    assert!(policy.validate().unwrap_err().to_string().contains("4 GiB"));
+}

@@ -76,8 +76,8 @@ pub fn policy(limits: &LimitArgs, mode: Mode) -> anyhow::Result<Policy> {
     policy.timeout_ms = ((timeout * 1000.0).round() as u64).max(1);
     policy.fuel = limits.fuel;
     if let Some(mib) = limits.memory {
-        if !(1..=65_536).contains(&mib) {
-            return Err(bad_input!("--memory {mib}: give MiB between 1 and 65536"));
+        if !(1..=4096).contains(&mib) {
+            return Err(bad_input!("--memory {mib}: give MiB between 1 and 4096"));
         }
         policy.memory_bytes = mib * 1024 * 1024;
     }

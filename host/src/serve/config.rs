@@ -132,6 +132,14 @@ impl Config {
     }
 
     fn check(&self) -> Result<(), String> {
+        if let Some(n) = self.server.max_running
+            && !(1..=sandrun_runtime::DEFAULT_MAX_INSTANCES as usize).contains(&n)
+        {
+            return Err(format!(
+                "server.max_running {n}: give 1 to {}",
+                sandrun_runtime::DEFAULT_MAX_INSTANCES
+            ));
+        }
         if self.tenants.is_empty() {
             return Err("no [[tenants]]: add at least one with an id and an api_key_sha256".into());
         }

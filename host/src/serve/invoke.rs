@@ -205,9 +205,9 @@ fn policy(tenant: &str, ceiling: &Limits, asked: &Limits) -> Result<Policy, ApiE
     }
     policy.timeout_ms = ((timeout * 1000.0).round() as u64).max(1);
     if let Some(mib) = pick(tenant, "memory_mib", asked.memory_mib, ceiling.memory_mib)? {
-        if !(1..=65_536).contains(&mib) {
+        if !(1..=4096).contains(&mib) {
             return Err(ApiError::bad_request(format!(
-                "limits.memory_mib {mib}: give 1 to 65536"
+                "limits.memory_mib {mib}: give 1 to 4096"
             )));
         }
         policy.memory_bytes = mib * 1024 * 1024;
