@@ -146,7 +146,9 @@ fn a_full_instance_pool_is_an_error_and_a_freed_slot_is_reused() {
 
 #[test]
 fn memory_beyond_what_a_32_bit_guest_addresses_is_refused() {
-    let mut policy = Policy::default();
-    policy.memory_bytes = sandrun_runtime::MAX_MEMORY_BYTES + 1;
+    let policy = Policy {
+        memory_bytes: sandrun_runtime::MAX_MEMORY_BYTES + 1,
+        ..Policy::default()
+    };
     assert!(policy.validate().unwrap_err().to_string().contains("4 GiB"));
 }
