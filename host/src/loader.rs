@@ -32,14 +32,24 @@ pub fn python_image_dir(global: &GlobalArgs, progress: &Progress) -> anyhow::Res
     Ok(dir)
 }
 
-/// The runtime and the loaded Python image.
+/// The runtime and the loaded Python image, with slots for `sandboxes`
+/// at once (a one-shot command needs one or two; reserving the pool costs
+/// start-up time in proportion).
 pub fn open_python(
     global: &GlobalArgs,
     progress: &Progress,
+    sandboxes: u32,
 ) -> anyhow::Result<(Runtime, GuestImage)> {
     let image_dir = python_image_dir(global, progress)?;
     let runtime = Runtime::builder()
         .cache_dir(cache_dir(global)?)
+        .max_instances(sandboxes)
+        // One-shot commands gain nothing from resident slots.
+        .keep_resident(if sandboxes <= 2 {
+            0
+        } else {
+            sandrun_runtime::DEFAULT_KEEP_RESIDENT
+        })
         .build()
         .context("cannot start the sandbox runtime")?;
     progress.set_message("loading the Python image (compiled once, then cached)");

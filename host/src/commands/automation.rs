@@ -94,7 +94,7 @@ pub fn run(global: &GlobalArgs, args: &AutomationRunArgs) -> anyhow::Result<Exit
         .iter()
         .any(|s| s.action == EXECUTE_SCRIPT && !options.mocks.contains_key(&s.name));
     let preloaded = if needs_image {
-        Some(loader::open_python(global, &Progress::new(quiet))?)
+        Some(loader::open_python(global, &Progress::new(quiet), 2)?)
     } else {
         None
     };

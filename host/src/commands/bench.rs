@@ -81,7 +81,7 @@ pub fn run(global: &GlobalArgs, args: &BenchArgs) -> anyhow::Result<ExitCode> {
         Call::Handler { event, .. } => event.clone(),
         Call::Command { .. } => bail!("a handler was expected"),
     };
-    let (_runtime, image) = loader::open_python(global, &progress)?;
+    let (_runtime, image) = loader::open_python(global, &progress, 4)?;
     let policy = Policy {
         timeout_ms: 60_000,
         ..Policy::default()

@@ -51,7 +51,11 @@ pub fn run(global: &GlobalArgs, args: &CommandRunArgs) -> anyhow::Result<ExitCod
         Amount::parse("--max-errors", &args.max_errors).map_err(|e| bad_input!("{e}"))?;
 
     let quiet = args.json;
-    let (_runtime, image) = loader::open_python(global, &Progress::new(quiet))?;
+    let (_runtime, image) = loader::open_python(
+        global,
+        &Progress::new(quiet),
+        u32::try_from(concurrency.concurrency(targets.len())).unwrap_or(u32::MAX),
+    )?;
     let cancelled = Arc::new(AtomicBool::new(false));
     let running = Arc::new(Mutex::new(Vec::<sandrun_runtime::CancelHandle>::new()));
     {

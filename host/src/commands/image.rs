@@ -23,7 +23,7 @@ pub fn run(global: &GlobalArgs, command: &ImageCommand) -> anyhow::Result<ExitCo
                 cache_dir: global.cache_dir.clone(),
                 image_dir: Some(dir.clone()),
             };
-            let (_runtime, image) = loader::open_python(&global, &progress)?;
+            let (_runtime, image) = loader::open_python(&global, &progress, 1)?;
             progress.finish();
             if !*quiet {
                 eprintln!("Python image {} ready", image.digest());

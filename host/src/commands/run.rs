@@ -40,7 +40,7 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     policy.validate()?;
 
-    let (_runtime, image) = loader::open_python(global, &progress)?;
+    let (_runtime, image) = loader::open_python(global, &progress, 1)?;
     if !args.json {
         // The script's own output reaches the terminal as it is written.
         let stdout: LiveOutput = Arc::new(Mutex::new(std::io::stdout()));

@@ -26,7 +26,12 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| cache_dir.join("results").display().to_string());
     // The image is compiled (or loaded from the cache) before listening,
     // so /readyz means ready.
-    let (_runtime, image) = loader::open_python(global, &Progress::new(true))?;
+    // Slots for every sandbox that may run at once, and the abandoned
+    // ones still unwinding after a cancel.
+    let slots = u32::try_from(config.server.max_running() * 2)
+        .unwrap_or(u32::MAX)
+        .max(4);
+    let (_runtime, image) = loader::open_python(global, &Progress::new(true), slots)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(512)

@@ -61,6 +61,15 @@ pub struct ServerConfig {
     pub allow_insecure_http: bool,
 }
 
+impl ServerConfig {
+    /// Sandboxes at once: as configured, else the CPU count.
+    pub fn max_running(&self) -> usize {
+        self.max_running.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+        })
+    }
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
