@@ -50,11 +50,25 @@ pub enum Command {
     Ssm(CommandCommand),
     /// Serve invocations over HTTP to many tenants
     Serve(ServeArgs),
+    /// Serve sandboxed Python to AI agents over the Model Context Protocol
+    Mcp(McpArgs),
     /// Print the sha256 of an API key, for a tenant's api_key_sha256
     HashKey {
         /// The key (or - to read it from stdin)
         key: String,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// Limits and allowed sources (TOML; see README) [default: 30 s, 256 MiB,
+    /// no mounts, no network]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Serve streamable HTTP at ADDR (path /mcp) instead of stdio
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]

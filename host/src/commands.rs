@@ -6,5 +6,6 @@ pub mod cache;
 pub mod command;
 pub mod fetch;
 pub mod image;
+pub mod mcp;
 pub mod run;
 pub mod serve;

@@ -8,6 +8,7 @@ mod id;
 mod images;
 mod language;
 mod loader;
+mod mcp;
 mod payload;
 mod plan;
 mod progress;
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
         }
         Command::Ssm(CommandCommand::Run(args)) => commands::command::run(&cli.global, args),
         Command::Serve(args) => commands::serve::run(&cli.global, args),
+        Command::Mcp(args) => commands::mcp::run(&cli.global, args),
         Command::HashKey { key } => commands::serve::hash_key(key),
     };
     outcome.unwrap_or_else(|error| {

@@ -2,10 +2,10 @@
 //! quotas, fair scheduling, async results in a store any replica can read,
 //! Prometheus metrics, and a graceful shutdown that loses nothing.
 
-mod api;
+pub(crate) mod api;
 pub mod config;
-mod invoke;
-mod metrics;
+pub(crate) mod invoke;
+pub(crate) mod metrics;
 mod results;
 mod scheduler;
 
@@ -68,6 +68,7 @@ struct AppState {
     open_async: AtomicUsize,
     shutting_down: AtomicBool,
     grace: Duration,
+    rules: invoke::SourceRules,
 }
 
 type Shared = Arc<AppState>;
@@ -128,6 +129,14 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         open_async: AtomicUsize::new(0),
         shutting_down: AtomicBool::new(false),
         grace: Duration::from_secs(config.server.shutdown_grace_secs),
+        rules: invoke::SourceRules {
+            allow_insecure_http: config.server.allow_insecure_http,
+            reserved_buckets: options
+                .result_store
+                .strip_prefix("s3://")
+                .map(|rest| vec![rest.split('/').next().unwrap_or(rest).to_string()])
+                .unwrap_or_default(),
+        },
     });
 
     let app = Router::new()
@@ -314,6 +323,42 @@ fn run_now(
     result
 }
 
+/// [`run_now`], but a panic inside it becomes an `InternalError` result
+/// (logged with an incident id) instead of a lost answer, and an internal
+/// error's detail goes to the log, not to the caller.
+fn guarded_run(
+    state: &AppState,
+    tenant: &Tenant,
+    prepared: &Prepared,
+    id: &str,
+    cancel: &CancelHandle,
+    queue: Duration,
+) -> Value {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_now(state, tenant, prepared, id, cancel, queue)
+    }));
+    let mut result = outcome.unwrap_or_else(|panic| {
+        state.running.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+        let detail = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        json!({"id": id, "status": "error", "payload": null,
+               "error": {"type": "InternalError", "message": format!("panic: {detail}"), "traceback": ""},
+               "exit_code": null, "stdout": "", "stderr": ""})
+    });
+    if result["status"] == "error" && result["error"]["type"] == "InternalError" {
+        let detail = result["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let generic = ApiError::internal("invocation", &anyhow::anyhow!(detail));
+        result["error"]["message"] = json!(generic.message);
+    }
+    result
+}
+
 /// The answer for an invocation that never ran.
 fn cancelled_result(id: &str, why: &str) -> Value {
     json!({
@@ -337,7 +382,7 @@ async fn create(
         return Err(ApiError::unavailable());
     }
     let run_async = request.run_async;
-    let prepared = invoke::prepare(&tenant, request).inspect_err(|e| {
+    let prepared = invoke::prepare(&tenant, &state.rules, request).inspect_err(|e| {
         state.metrics.rejected(
             &tenant.config.id,
             if e.status == StatusCode::FORBIDDEN {
@@ -378,7 +423,7 @@ async fn create(
             id: id.clone(),
             work: Box::new(move |run| {
                 let result = if run {
-                    run_now(
+                    guarded_run(
                         &job_state,
                         &job_tenant,
                         &prepared,
@@ -402,12 +447,13 @@ async fn create(
         let result = receive.await.map_err(|_| {
             ApiError::internal(
                 "invocation",
-                &anyhow::anyhow!("the invocation {id} panicked"),
+                &anyhow::anyhow!("the invocation {id} was dropped"),
             )
         })?;
         let status = match result["error"]["type"].as_str() {
             Some("BadInput") if result["status"] == "error" => StatusCode::BAD_REQUEST,
             Some("InternalError") if result["status"] == "error" => {
+                // The detail was logged; the caller gets the incident id.
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             _ => StatusCode::OK,
@@ -433,13 +479,16 @@ async fn create(
         id: id.clone(),
         work: Box::new(move |run| {
             let mut record = record;
-            let result = if run {
+            // A DELETE through another replica while this one was queued.
+            let cancelled_early =
+                run && runtime.block_on(job_state.store.cancel_requested(&job_id));
+            let result = if run && !cancelled_early {
                 record["state"] = json!("running");
                 record["started_at"] = json!(rfc3339(SystemTime::now()));
                 let _ = runtime.block_on(job_state.store.put(&job_id, &record));
                 let done = Arc::new(AtomicBool::new(false));
                 spawn_cancel_watch(&runtime, &job_state, &job_id, &cancel, &done);
-                let result = run_now(
+                let result = guarded_run(
                     &job_state,
                     &job_tenant,
                     &prepared,
@@ -467,6 +516,8 @@ async fn create(
     };
     if let Err(refusal) = state.scheduler.submit(&tenant.config.id, job) {
         state.open_async.fetch_sub(1, Ordering::SeqCst);
+        // Not accepted after all: no record of it stays behind.
+        let _ = state.store.delete(&id).await;
         return Err(refused(refusal));
     }
     let body = json!({"id": id, "state": "queued", "href": format!("/v1/invocations/{id}")});

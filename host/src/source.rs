@@ -60,6 +60,7 @@ pub fn fetch_options(args: &FetchArgs) -> FetchOptions {
             retries: defaults.retries,
             allow_insecure_http: args.allow_insecure_http,
             ca_cert: args.ca_cert.clone(),
+            redirect_hosts: None,
         },
         offline: args.offline,
         github_api_url: args.github_api_url.clone(),

@@ -707,3 +707,23 @@ fn interrupt(pid: u32) {
         .expect("run kill");
     assert!(status.success());
 }
+
+#[test]
+fn input_payload_text_never_reads_host_files_and_is_end_stops_after_a_failure() {
+    let (_dir, path) = runbook(
+        "schemaVersion: '0.3'\nmainSteps:\n\
+         - name: peek\n  action: aws:executeScript\n  onFailure: Continue\n  isEnd: true\n\
+         \x20 inputs: {Runtime: python3.11, Handler: h, Script: 'def h(e, c): return e', InputPayload: '@/etc/passwd'}\n\
+         - {name: after, action: aws:sleep, inputs: {Duration: PT0S}}\n",
+    );
+    let (record, _) = automation(&[&path.display().to_string()], &[]);
+    assert_eq!(steps(&record), pairs(&[("peek", "Failed")]), "{record}");
+    let message = record["StepExecutions"][0]["FailureMessage"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("neither JSON nor YAML"), "{message}");
+    assert!(
+        !record.to_string().contains("root:"),
+        "a host file was read"
+    );
+}

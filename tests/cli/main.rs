@@ -12,6 +12,7 @@ mod errors;
 mod escape;
 mod handler;
 mod limits;
+mod mcp;
 mod remote;
 mod serve;
 mod servers_selftest;

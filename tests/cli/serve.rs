@@ -761,3 +761,33 @@ fn a_tenants_secrets_and_private_sources_stay_its_own() {
     );
     assert_eq!(outside.status, 403, "{}", outside.body);
 }
+
+#[test]
+fn sources_that_would_use_the_servers_own_files_keys_or_buckets_are_refused() {
+    let open = "allowed_sources = [\"https\", \"git\", \"s3\"]\n";
+    let server = Server::start(
+        &config("result_store = \"s3://results/fleet\"", open),
+        &["--result-store", "/tmp/unused-result-store"],
+        &[],
+    );
+    let cases = [
+        ("http://example.com/x.py", "only https"),
+        ("git+file:///etc/repo", "https:// URLs"),
+        ("git+ssh://git@example.com/repo.git", "https:// URLs"),
+        ("s3://any-bucket/x.py", "allowed_hosts name"),
+    ];
+    for (source, expected) in cases {
+        let refused = server.call(
+            "POST",
+            "/v1/invocations",
+            Some(ACME_KEY),
+            Some(&json!({"source": source})),
+        );
+        assert_eq!(refused.status, 403, "{source}: {}", refused.body);
+        assert!(
+            refused.error().1.contains(expected),
+            "{source}: {}",
+            refused.body
+        );
+    }
+}

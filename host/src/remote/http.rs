@@ -32,6 +32,16 @@ pub struct DownloadLimits {
     pub allow_insecure_http: bool,
     /// An extra root certificate (PEM), for private servers.
     pub ca_cert: Option<PathBuf>,
+    /// When set, redirects may only lead to these hosts (or their
+    /// subdomains): a tenant's allowed hosts hold through redirects.
+    pub redirect_hosts: Option<Vec<String>>,
+}
+
+/// Whether `host` is `entry` or one of its subdomains, for some entry.
+pub fn host_matches(allowed: &[String], host: &str) -> bool {
+    allowed
+        .iter()
+        .any(|entry| host == entry || host.ends_with(&format!(".{entry}")))
 }
 
 impl Default for DownloadLimits {
@@ -42,6 +52,7 @@ impl Default for DownloadLimits {
             retries: 3,
             allow_insecure_http: false,
             ca_cert: None,
+            redirect_hosts: None,
         }
     }
 }
@@ -77,6 +88,7 @@ impl Http {
     /// A client with these limits.
     pub fn new(limits: DownloadLimits) -> anyhow::Result<Http> {
         let allow_insecure = limits.allow_insecure_http;
+        let redirect_hosts = limits.redirect_hosts.clone();
         let redirects = reqwest::redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() >= MAX_REDIRECTS {
                 attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
@@ -84,6 +96,13 @@ impl Http {
                 attempt.error(
                     "a redirect to insecure http:// (pass --allow-insecure-http to allow it)",
                 )
+            } else if let Some(allowed) = &redirect_hosts
+                && !host_matches(allowed, attempt.url().host_str().unwrap_or_default())
+            {
+                let host = attempt.url().host_str().unwrap_or_default().to_string();
+                attempt.error(format!(
+                    "a redirect to {host}, which is not an allowed host"
+                ))
             } else {
                 attempt.follow()
             }

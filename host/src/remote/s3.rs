@@ -129,6 +129,18 @@ impl Bucket {
         Ok(())
     }
 
+    /// Deletes an object.
+    pub async fn delete(&self, key: &str) -> anyhow::Result<()> {
+        self.client
+            .delete_object()
+            .bucket(&self.name)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| self.explain(key, e))?;
+        Ok(())
+    }
+
     /// A small object's bytes (result records), or `None` if it does not exist.
     pub async fn get(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
         let object = match self

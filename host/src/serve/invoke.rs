@@ -50,9 +50,22 @@ pub struct Tenant {
     pub secrets: Arc<BTreeMap<String, String>>,
 }
 
+/// What the server forbids whatever a tenant's config says.
+#[derive(Debug, Clone, Default)]
+pub struct SourceRules {
+    /// Plain http:// (and git over http) sources are allowed.
+    pub allow_insecure_http: bool,
+    /// Buckets no tenant may read (the result store's).
+    pub reserved_buckets: Vec<String>,
+}
+
 /// Checks `request` against `tenant`: one source, an allowed kind and
 /// host, limits within the ceilings.
-pub fn prepare(tenant: &Tenant, request: InvokeRequest) -> Result<Prepared, ApiError> {
+pub fn prepare(
+    tenant: &Tenant,
+    rules: &SourceRules,
+    request: InvokeRequest,
+) -> Result<Prepared, ApiError> {
     let config = &tenant.config;
     let allowed = |kind: &str| config.allowed_sources.iter().any(|k| k == kind);
     let refuse_kind = |kind: &str| {
@@ -108,6 +121,7 @@ pub fn prepare(tenant: &Tenant, request: InvokeRequest) -> Result<Prepared, ApiE
                 if !allowed(remote.kind()) {
                     return Err(refuse_kind(remote.kind()));
                 }
+                check_transport(&remote, rules, &config.allowed_hosts)?;
                 let authority = authority(&remote);
                 if !host_allowed(&config.allowed_hosts, &authority) {
                     return Err(ApiError::forbidden(format!(
@@ -148,6 +162,40 @@ pub fn prepare(tenant: &Tenant, request: InvokeRequest) -> Result<Prepared, ApiE
     })
 }
 
+/// Refuses what would reach past the tenant's sources: local or ssh git
+/// remotes (they use the server's files and keys), plain http unless the
+/// server allows it, and S3 buckets not named for the tenant (S3 is read
+/// with the server's credentials) or reserved for the server.
+fn check_transport(
+    remote: &RemoteSource,
+    rules: &SourceRules,
+    allowed_hosts: &[String],
+) -> Result<(), ApiError> {
+    let secure =
+        |scheme: &str| scheme == "https" || (scheme == "http" && rules.allow_insecure_http);
+    match remote {
+        RemoteSource::Http { url, .. } if !secure(url.scheme()) => Err(ApiError::forbidden(
+            format!("{}: only https:// sources are allowed here", url.scheme()),
+        )),
+        RemoteSource::Git { url, .. }
+            if !url::Url::parse(url).is_ok_and(|u| secure(u.scheme())) =>
+        {
+            Err(ApiError::forbidden(
+                "git sources must be https:// URLs here (not file, ssh or git remotes)",
+            ))
+        }
+        RemoteSource::S3 { bucket, .. } if rules.reserved_buckets.contains(bucket) => Err(
+            ApiError::forbidden(format!("the bucket {bucket} is reserved for the server")),
+        ),
+        RemoteSource::S3 { bucket, .. } if allowed_hosts.is_empty() => {
+            Err(ApiError::forbidden(format!(
+                "s3://{bucket}: S3 is read with the server's credentials, so a tenant reads only the buckets its allowed_hosts name"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// What a remote source is allowed by: the URL host, the bucket, or
 /// `owner/repo`.
 fn authority(remote: &RemoteSource) -> String {
@@ -166,11 +214,10 @@ fn authority(remote: &RemoteSource) -> String {
 /// repository of that owner.
 fn host_allowed(allowed: &[String], authority: &str) -> bool {
     allowed.is_empty()
-        || allowed.iter().any(|entry| {
-            authority == entry
-                || authority.ends_with(&format!(".{entry}"))
-                || authority.starts_with(&format!("{entry}/"))
-        })
+        || crate::remote::http::host_matches(allowed, authority)
+        || allowed
+            .iter()
+            .any(|entry| authority.starts_with(&format!("{entry}/")))
 }
 
 /// The request's limits within the tenant's ceilings; a request over a
@@ -327,6 +374,9 @@ fn try_execute(
             let options = FetchOptions {
                 limits: DownloadLimits {
                     allow_insecure_http: context.allow_insecure_http,
+                    redirect_hosts: (matches!(remote, RemoteSource::Http { .. })
+                        && !tenant.config.allowed_hosts.is_empty())
+                    .then(|| tenant.config.allowed_hosts.clone()),
                     ..DownloadLimits::default()
                 },
                 offline: false,

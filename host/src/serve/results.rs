@@ -70,12 +70,14 @@ impl ResultStore {
     }
 
     /// Reads an invocation's record, if there is one. A record caught
-    /// half-written (some S3-compatible stores write in place) is read again.
+    /// half-written (some S3-compatible stores write in place, so a read
+    /// can fail its checksum) is read again.
     pub async fn get(&self, id: &str) -> anyhow::Result<Option<Value>> {
         let mut attempt = 0;
         loop {
             match self.get_once(id).await {
-                Err(error) if attempt < 3 && error.is::<serde_json::Error>() => {
+                // Half-written records and broken-off reads are retried.
+                Err(_) if attempt < 3 => {
                     attempt += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 }
@@ -103,6 +105,18 @@ impl ResultStore {
             }
         };
         Ok(Some(serde_json::from_slice(&bytes)?))
+    }
+
+    /// Removes a record (of an invocation that was refused after all).
+    pub async fn delete(&self, id: &str) -> anyhow::Result<()> {
+        let path = format!("invocations/{id}.json");
+        match self {
+            ResultStore::Dir(dir) => match tokio::fs::remove_file(dir.join(path)).await {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+                _ => Ok(()),
+            },
+            ResultStore::S3 { bucket, prefix } => bucket.delete(&Self::key(prefix, &path)).await,
+        }
     }
 
     /// Asks whichever replica runs `id` to cancel it.

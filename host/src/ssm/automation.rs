@@ -247,6 +247,10 @@ impl<'a> Executor<'a> {
                 OnFailure::Continue => index = following,
                 OnFailure::Step(next) => index = position(next),
             }
+            // AWS: isEnd stops the automation whether the step failed or succeeded.
+            if step.is_end {
+                index = None;
+            }
         }
         let mut document_outputs = Map::new();
         for name in &self.document.outputs {
@@ -485,7 +489,10 @@ impl<'a> Executor<'a> {
             .ok_or_else(|| anyhow::anyhow!("Handler must name the function to call"))?;
         let event = match inputs.get("InputPayload") {
             None | Some(Value::Null) => json!({}),
-            Some(Value::String(s)) => crate::payload::parse(s)?,
+            // JSON or YAML text; never `@FILE`: a runbook must not read host files.
+            Some(Value::String(s)) => serde_json::from_str(s)
+                .or_else(|_| serde_yaml::from_str::<Value>(s))
+                .map_err(|e| anyhow::anyhow!("InputPayload is neither JSON nor YAML: {e}"))?,
             Some(other) => other.clone(),
         };
         let (source, handler) = match (inputs.get("Script"), text("Attachment")) {

@@ -188,7 +188,9 @@ fn holds(
             variable,
             operator,
             operand,
-        } => compare(&resolve(variable)?, *operator, &resolve(operand)?),
+        } => compare(&resolve(variable)?, *operator, &resolve(operand)?)
+            // Name the variable as written: its value may be a secret.
+            .map_err(|why| format!("{} {why}", show(variable))),
     }
 }
 
@@ -205,7 +207,7 @@ fn number(value: &Value) -> Result<f64, String> {
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
-    .ok_or_else(|| format!("{} is not a number", show(value)))
+    .ok_or_else(|| "is not a number".to_string())
 }
 
 fn boolean(value: &Value) -> Result<bool, String> {
@@ -215,7 +217,7 @@ fn boolean(value: &Value) -> Result<bool, String> {
         Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
         _ => None,
     }
-    .ok_or_else(|| format!("{} is not a Boolean", show(value)))
+    .ok_or_else(|| "is not a Boolean (true or false)".to_string())
 }
 
 fn compare(variable: &Value, operator: Operator, operand: &Value) -> Result<bool, String> {
