@@ -305,6 +305,10 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 10)]
     pub process_iterations: usize,
 
+    /// MCP tools/call round trips to a `sandrun mcp` child over stdio (0 skips them)
+    #[arg(long, default_value_t = 50)]
+    pub mcp_iterations: usize,
+
     /// Print the figures as one JSON object
     #[arg(long)]
     pub json: bool,

@@ -17,6 +17,8 @@ fn bench_reports_sandbox_session_native_and_process_rows() {
             "1",
             "--process-iterations",
             "1",
+            "--mcp-iterations",
+            "2",
             "--json",
         ])
         .output()
@@ -32,6 +34,8 @@ fn bench_reports_sandbox_session_native_and_process_rows() {
     assert_eq!(report["session_call"]["runs"], 3);
     assert_eq!(report["native_python"]["runs"], 1);
     assert_eq!(report["sandrun_process"]["runs"], 1);
+    assert_eq!(report["mcp_fresh"]["runs"], 2);
+    assert_eq!(report["mcp_session"]["runs"], 2);
     for ratio in ["speedup_vs_native", "process_vs_native"] {
         assert!(
             report[ratio].as_f64().is_some_and(|r| r > 0.0),

@@ -58,6 +58,11 @@ struct Report {
     native_python: Option<Figures>,
     /// A whole `sandrun run --json` process per invocation, caches warm.
     sandrun_process: Option<Figures>,
+    /// An MCP `tools/call` of run_python `x + 1` in a fresh sandbox, over
+    /// stdio to a `sandrun mcp` child.
+    mcp_fresh: Option<Figures>,
+    /// The same call in an MCP session.
+    mcp_session: Option<Figures>,
     /// native_python p50 / sandbox p50: how many times faster the sandbox is.
     speedup_vs_native: Option<f64>,
     /// sandrun_process p50 / native_python p50: below 1 means faster than python3.
@@ -145,6 +150,13 @@ pub fn run(global: &GlobalArgs, args: &BenchArgs) -> anyhow::Result<ExitCode> {
         None
     };
 
+    let (mcp_fresh, mcp_session) = if args.mcp_iterations > 0 {
+        let (fresh, session) = mcp_round_trips(global, args.mcp_iterations)?;
+        (Figures::from(fresh), Figures::from(session))
+    } else {
+        (None, None)
+    };
+
     let speedup_vs_native = native_python.as_ref().map(|n| n.p50_ms / sandbox.p50_ms);
     let process_vs_native = match (&sandrun_process, &native_python) {
         (Some(p), Some(n)) => Some(p.p50_ms / n.p50_ms),
@@ -157,6 +169,8 @@ pub fn run(global: &GlobalArgs, args: &BenchArgs) -> anyhow::Result<ExitCode> {
         session_call,
         native_python,
         sandrun_process,
+        mcp_fresh,
+        mcp_session,
         speedup_vs_native,
         process_vs_native,
     };
@@ -187,12 +201,140 @@ fn print_report(report: &Report) {
     if let Some(f) = &report.sandrun_process {
         row("`sandrun run` (whole process)", f);
     }
+    if let Some(f) = &report.mcp_fresh {
+        row("MCP tools/call run_python, fresh sandbox", f);
+    }
+    if let Some(f) = &report.mcp_session {
+        row("MCP tools/call run_python, in a session", f);
+    }
     if let Some(ratio) = report.speedup_vs_native {
         println!("  fresh sandbox is {ratio:.1}x faster than a native python3 subprocess (p50)");
     }
     if let Some(ratio) = report.process_vs_native {
         println!("  a whole `sandrun run` takes {ratio:.2}x the time of `python3 script.py` (p50)");
     }
+}
+
+/// A `sandrun mcp` child spoken to as the protocol's newline-delimited
+/// JSON-RPC over its stdio.
+struct McpChild {
+    child: std::process::Child,
+    input: std::process::ChildStdin,
+    output: std::io::BufReader<std::process::ChildStdout>,
+    next_id: u64,
+}
+
+impl McpChild {
+    fn start(global: &GlobalArgs) -> anyhow::Result<McpChild> {
+        let exe = std::env::current_exe().context("cannot find the sandrun binary")?;
+        let mut command = Command::new(exe);
+        command.arg("mcp");
+        if let Some(dir) = &global.cache_dir {
+            command.arg("--cache-dir").arg(dir);
+        }
+        if let Some(dir) = &global.image_dir {
+            command.arg("--image-dir").arg(dir);
+        }
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start sandrun mcp")?;
+        let input = child.stdin.take().context("no stdin")?;
+        let output = std::io::BufReader::new(child.stdout.take().context("no stdout")?);
+        let mut mcp = McpChild {
+            child,
+            input,
+            output,
+            next_id: 0,
+        };
+        mcp.request(
+            "initialize",
+            serde_json::json!({"protocolVersion": "2025-06-18", "capabilities": {},
+                               "clientInfo": {"name": "sandrun-bench", "version": "1"}}),
+        )?;
+        mcp.send(serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))?;
+        Ok(mcp)
+    }
+
+    fn send(&mut self, message: serde_json::Value) -> anyhow::Result<()> {
+        use std::io::Write;
+        writeln!(self.input, "{message}")?;
+        self.input.flush()?;
+        Ok(())
+    }
+
+    fn request(
+        &mut self,
+        method: &str,
+        params: serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
+        use std::io::BufRead;
+        self.next_id += 1;
+        let id = self.next_id;
+        self.send(
+            serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
+        )?;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if self.output.read_line(&mut line)? == 0 {
+                bail!("sandrun mcp closed its output");
+            }
+            let reply: serde_json::Value = serde_json::from_str(&line)?;
+            if reply["id"] == id {
+                if reply["result"]["isError"] == true || reply.get("error").is_some() {
+                    bail!("{method} failed during the benchmark: {reply}");
+                }
+                return Ok(reply);
+            }
+        }
+    }
+
+    /// Times `runs` calls of run_python with `arguments`.
+    fn time(
+        &mut self,
+        runs: usize,
+        arguments: &serde_json::Value,
+    ) -> anyhow::Result<Vec<Duration>> {
+        let mut samples = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let started = Instant::now();
+            self.request(
+                "tools/call",
+                serde_json::json!({"name": "run_python", "arguments": arguments}),
+            )?;
+            samples.push(started.elapsed());
+        }
+        Ok(samples)
+    }
+}
+
+/// Round trips of `tools/call run_python` to a `sandrun mcp` child: in
+/// fresh sandboxes, then in one session.
+fn mcp_round_trips(
+    global: &GlobalArgs,
+    runs: usize,
+) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)> {
+    let mut mcp = McpChild::start(global)?;
+    let fresh = mcp.time(runs, &serde_json::json!({"code": "x = 1\nx + 1"}))?;
+    let opened = mcp.request(
+        "tools/call",
+        serde_json::json!({"name": "open_session", "arguments": {}}),
+    )?;
+    let session = opened["result"]["structuredContent"]["session_id"].clone();
+    mcp.time(
+        1,
+        &serde_json::json!({"code": "x = 1", "session_id": session}),
+    )?;
+    let in_session = mcp.time(
+        runs,
+        &serde_json::json!({"code": "x + 1", "session_id": session}),
+    )?;
+    drop(mcp.input);
+    let _ = mcp.child.wait();
+    Ok((fresh, in_session))
 }
 
 /// Times `runs` in-process calls; a failing call stops the benchmark.
