@@ -62,11 +62,12 @@ summarize() {
   awk '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
     /^ *50%/ { p50 = ms($2) } /^ *99%/ { p99 = ms($2) }
-    /Requests\/sec/ { rps = $2 } /Non-2xx/ { errors = $NF }
+    /Requests\/sec/ { rps = $2 } /Non-2xx/ { errors += $NF }
+    /Socket errors/ { gsub(",", ""); errors += $NF }
     END { printf "%s %.2f %.2f %s\n", rps, p50, p99, errors + 0 }'
 }
 run_wrk() { # CONNECTIONS LUA
-  wrk -t2 -c"$1" -d"${duration}s" --latency -s "$2" "$url/v1/invocations" | summarize
+  wrk -t2 -c"$1" -d"${duration}s" --timeout 30s --latency -s "$2" "$url/v1/invocations" | summarize
 }
 drain() { # waits until no invocation is queued or running
   for _ in $(seq 600); do
