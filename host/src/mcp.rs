@@ -257,6 +257,19 @@ impl SandrunMcp {
         })
     }
 
+    /// The scratch folder (guest `/tmp`) of session `id`.
+    fn scratch_of(&self, id: &str) -> Result<PathBuf, CallToolResult> {
+        let session = self
+            .session(id)
+            .ok_or_else(|| failure(format!("no session {id:?}")))?;
+        let scratch = session
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .scratch_dir()
+            .to_path_buf();
+        Ok(scratch)
+    }
+
     fn session(&self, id: &str) -> Option<Arc<Mutex<Session>>> {
         self.sessions
             .lock()
@@ -451,14 +464,10 @@ impl SandrunMcp {
         &self,
         Parameters(args): Parameters<SessionArgs>,
     ) -> Result<CallToolResult, McpError> {
-        let Some(session) = self.session(&args.session_id) else {
-            return Ok(failure(format!("no session {:?}", args.session_id)));
+        let scratch = match self.scratch_of(&args.session_id) {
+            Ok(scratch) => scratch,
+            Err(refusal) => return Ok(refusal),
         };
-        let scratch = session
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .scratch_dir()
-            .to_path_buf();
         let mut files = Vec::new();
         let mut stack = vec![scratch.clone()];
         while let Some(dir) = stack.pop() {
@@ -494,14 +503,10 @@ impl SandrunMcp {
         &self,
         Parameters(args): Parameters<ReadFileArgs>,
     ) -> Result<CallToolResult, McpError> {
-        let Some(session) = self.session(&args.session_id) else {
-            return Ok(failure(format!("no session {:?}", args.session_id)));
+        let scratch = match self.scratch_of(&args.session_id) {
+            Ok(scratch) => scratch,
+            Err(refusal) => return Ok(refusal),
         };
-        let scratch = session
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .scratch_dir()
-            .to_path_buf();
         let path = match scratch_path(&scratch, &args.path) {
             Ok(path) => path,
             Err(message) => return Ok(failure(message)),
