@@ -258,10 +258,10 @@ impl SandrunMcp {
     }
 
     /// The scratch folder (guest `/tmp`) of session `id`.
-    fn scratch_of(&self, id: &str) -> Result<PathBuf, CallToolResult> {
+    fn scratch_of(&self, id: &str) -> Result<PathBuf, String> {
         let session = self
             .session(id)
-            .ok_or_else(|| failure(format!("no session {id:?}")))?;
+            .ok_or_else(|| format!("no session {id:?}"))?;
         let scratch = session
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -466,7 +466,7 @@ impl SandrunMcp {
     ) -> Result<CallToolResult, McpError> {
         let scratch = match self.scratch_of(&args.session_id) {
             Ok(scratch) => scratch,
-            Err(refusal) => return Ok(refusal),
+            Err(message) => return Ok(failure(message)),
         };
         let mut files = Vec::new();
         let mut stack = vec![scratch.clone()];
@@ -505,7 +505,7 @@ impl SandrunMcp {
     ) -> Result<CallToolResult, McpError> {
         let scratch = match self.scratch_of(&args.session_id) {
             Ok(scratch) => scratch,
-            Err(refusal) => return Ok(refusal),
+            Err(message) => return Ok(failure(message)),
         };
         let path = match scratch_path(&scratch, &args.path) {
             Ok(path) => path,
