@@ -26,6 +26,10 @@ const PYTHON_RECIPE: &[(&str, &str)] = &[
         include_str!("../../guest-images/python/shim/sandrun_guest.py"),
     ),
     (
+        "python/shim/sandrun/__init__.py",
+        include_str!("../../guest-images/python/shim/sandrun/__init__.py"),
+    ),
+    (
         "wit/sandrun.wit",
         include_str!("../../guest-images/wit/sandrun.wit"),
     ),

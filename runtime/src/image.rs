@@ -191,6 +191,16 @@ fn prepare(
             .map_err(compile_error)?;
             let mut linker = ComponentLinker::<P2State>::new(engine);
             wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(compile_error)?;
+            linker
+                .root()
+                .func_wrap(
+                    "call-tool",
+                    |mut store: wasmtime::StoreContextMut<'_, P2State>,
+                     (name, arguments): (String, String)| {
+                        Ok((store.data_mut().call_tool(&name, &arguments),))
+                    },
+                )
+                .map_err(compile_error)?;
             let pre = linker.instantiate_pre(&component).map_err(compile_error)?;
             Ok(Prepared::Component(pre))
         }

@@ -49,6 +49,7 @@ pub struct Invocation {
     pub(crate) id: String,
     pub(crate) stdout_live: Option<LiveOutput>,
     pub(crate) stderr_live: Option<LiveOutput>,
+    pub(crate) tools: Option<std::sync::Arc<crate::ToolSet>>,
 }
 
 impl std::fmt::Debug for Invocation {
@@ -74,6 +75,7 @@ impl Invocation {
             id: new_invocation_id(),
             stdout_live: None,
             stderr_live: None,
+            tools: None,
         }
     }
 
@@ -142,6 +144,12 @@ impl Invocation {
     /// `live` as it arrives, besides capturing it for the result.
     pub fn stdout_to(mut self, live: LiveOutput) -> Self {
         self.stdout_live = Some(live);
+        self
+    }
+
+    /// Hands the guest these host tools (`from sandrun import tools`).
+    pub fn tools(mut self, tools: std::sync::Arc<crate::ToolSet>) -> Self {
+        self.tools = Some(tools);
         self
     }
 

@@ -1,5 +1,39 @@
-//! Run Python handlers and scripts in a WebAssembly sandbox, with enforced
-//! limits, from Rust.
+//! Run Python in a WebAssembly sandbox, with enforced limits, from Rust:
+//! handlers and scripts in fresh sandboxes, or model-written code in
+//! sessions that keep their state, with host tools the code may call.
+//!
+//! An agent loop — create the runtime once, register a host tool, run
+//! model-written code in a session, read the results:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use sandrun_runtime::{Runtime, SessionOptions, ToolError, ToolSet};
+//!
+//! let runtime = Runtime::builder().cache_dir("/tmp/sandrun-cache").build()?;
+//! let python = runtime.load_image("/path/to/images/python")?;
+//! let tools = ToolSet::new().tool(
+//!     "population",
+//!     "The population of a city",
+//!     serde_json::json!({"type": "object", "properties": {"city": {"type": "string"}}}),
+//!     |args| match args["city"].as_str() {
+//!         Some("Paris") => Ok(serde_json::json!(2_102_650)),
+//!         _ => Err(ToolError::new("no data for that city")),
+//!     },
+//! );
+//! let mut session = python.open_session(SessionOptions {
+//!     tools: Some(Arc::new(tools)),
+//!     ..SessionOptions::default()
+//! })?;
+//! for code in ["from sandrun import tools", "tools.population(city='Paris') * 2"] {
+//!     let result = session.run(code)?;
+//!     // stdout, stderr, the last expression's value, or the error to show the model
+//!     println!("{:?} {:?} {:?}", result.status, result.payload, result.error);
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The same loop, with an error the model corrects, is
+//! `runtime/examples/agent.rs`. One handler call in a fresh sandbox:
 //!
 //! ```no_run
 //! use sandrun_runtime::{Invocation, Policy, Runtime};
@@ -65,6 +99,7 @@ mod protocol;
 mod runtime;
 mod sandbox;
 mod session;
+mod tools;
 
 pub use error::RuntimeError;
 pub use image::{GuestImage, ImageKind, ImageManifest};
@@ -77,3 +112,4 @@ pub use runtime::{
 };
 pub use sandbox::CancelHandle;
 pub use session::{Session, SessionError, SessionOptions};
+pub use tools::{ToolCall, ToolError, ToolSet};

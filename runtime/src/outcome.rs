@@ -113,6 +113,10 @@ pub struct RunResult {
     pub image: String,
     /// The invocation id.
     pub invocation_id: String,
+    /// The host tools the guest called, with the host-side detail of any
+    /// failure.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<crate::ToolCall>,
 }
 
 impl RunResult {

@@ -47,6 +47,9 @@ pub(crate) struct GuestRequest<'a> {
     pub cwd: &'static str,
     pub env: &'a BTreeMap<String, String>,
     pub code: Option<&'a str>,
+    /// The host tools' names, descriptions and argument schemas.
+    #[serde(skip_serializing_if = "Value::is_null")]
+    pub tools: Value,
 }
 
 #[derive(Deserialize)]

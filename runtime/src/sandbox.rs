@@ -36,6 +36,21 @@ pub(crate) struct P2State {
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
     pub(crate) limits: Limits,
+    /// The host tools this guest may call, and the calls it made.
+    pub(crate) tools: Option<std::sync::Arc<crate::ToolSet>>,
+    pub(crate) tool_calls: Vec<crate::ToolCall>,
+}
+
+impl P2State {
+    /// The guest's `call-tool` import.
+    pub(crate) fn call_tool(&mut self, name: &str, arguments: &str) -> Result<String, String> {
+        match &self.tools {
+            Some(tools) => tools.call(name, arguments, &mut self.tool_calls),
+            None => Err(format!(
+                "no host tool {name:?}: none are registered for this run"
+            )),
+        }
+    }
 }
 
 impl WasiView for P2State {
@@ -201,12 +216,15 @@ impl GuestImage {
         };
 
         let started = Instant::now();
+        let mut tool_calls = Vec::new();
         let outcome = match &*prepared {
             Prepared::Component(pre) => {
                 let state = P2State {
                     wasi: wasi.build(),
                     table: ResourceTable::new(),
                     limits,
+                    tools: invocation.tools.clone(),
+                    tool_calls: Vec::new(),
                 };
                 let mut store = new_store(pre.engine(), state, policy, |s| &mut s.limits);
                 let request = guest_request(invocation, &env, policy);
@@ -219,6 +237,7 @@ impl GuestImage {
                 let called = guarded(call, deadline, cancel).await;
                 let called = settle(called, &mut store, |s| &mut s.limits);
                 let ended = Ended::from_store(&mut store, |s| &s.limits, policy);
+                tool_calls = std::mem::take(&mut store.data_mut().tool_calls);
                 classify(called.map(Finished::Response), ended, policy)
             }
             Prepared::Command(pre) => {
@@ -241,14 +260,16 @@ impl GuestImage {
         let duration = started.elapsed();
         drop(scratch);
 
-        Ok(finish(
+        let mut result = finish(
             outcome,
             &stdout,
             &stderr,
             duration,
             self.digest(),
             &invocation.id,
-        ))
+        );
+        result.tool_calls = tool_calls;
+        Ok(result)
     }
 
     /// The WASI context: script folder read-only at `/script`, scratch
@@ -385,6 +406,10 @@ fn guest_request(
         cwd: SCRIPT_DIR,
         env,
         code: None,
+        tools: invocation
+            .tools
+            .as_ref()
+            .map_or(Value::Null, |tools| tools.describe()),
     };
     // Serializing plain strings and JSON values cannot fail.
     serde_json::to_string(&request).unwrap_or_default()
@@ -612,6 +637,7 @@ pub(crate) fn finish(
         },
         image: image.to_string(),
         invocation_id: invocation_id.to_string(),
+        tool_calls: Vec::new(),
     }
 }
 

@@ -39,6 +39,8 @@ pub struct SessionOptions {
     pub lifetime: Duration,
     /// Environment variables the guest sees (besides `TMPDIR`).
     pub env: BTreeMap<String, String>,
+    /// Host tools the session's code may call.
+    pub tools: Option<std::sync::Arc<crate::ToolSet>>,
 }
 
 impl Default for SessionOptions {
@@ -51,6 +53,7 @@ impl Default for SessionOptions {
             idle_timeout: Duration::from_secs(600),
             lifetime: Duration::from_secs(3600),
             env: BTreeMap::new(),
+            tools: None,
         }
     }
 }
@@ -135,6 +138,8 @@ impl GuestImage {
             wasi: wasi.build(),
             table: ResourceTable::new(),
             limits,
+            tools: options.tools.clone(),
+            tool_calls: Vec::new(),
         };
         let mut store = new_store(pre.engine(), state, &options.policy, |s| &mut s.limits);
         let instantiated = wasmtime_wasi::runtime::in_tokio(async {
@@ -205,6 +210,11 @@ impl Session {
             cwd: crate::protocol::SCRATCH_DIR,
             env: &self.env,
             code: Some(code),
+            tools: self
+                .options
+                .tools
+                .as_ref()
+                .map_or(Value::Null, |tools| tools.describe()),
         })
         .unwrap_or_default();
 
@@ -220,7 +230,7 @@ impl Session {
         let ended = Ended::from_store(&mut self.store, |s| &s.limits, &policy);
         let memory_denied = ended.memory_denied;
         let outcome = classify(called.map(Finished::Response), ended, &policy);
-        let result = finish(
+        let mut result = finish(
             outcome,
             &self.stdout,
             &self.stderr,
@@ -228,6 +238,7 @@ impl Session {
             self.image.digest(),
             &id,
         );
+        result.tool_calls = std::mem::take(&mut self.store.data_mut().tool_calls);
         self.last_used = Instant::now();
         if trapped || memory_denied || result.status == Status::TimedOut {
             self.ended = Some(format!(

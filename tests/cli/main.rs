@@ -19,3 +19,4 @@ mod servers_selftest;
 mod sessions;
 mod ssm_command;
 mod stdlib;
+mod tools;

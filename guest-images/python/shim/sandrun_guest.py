@@ -28,6 +28,9 @@ import traceback
 import random
 
 import wit_world
+from componentize_py_types import Err as _WitErr
+
+import sandrun
 
 # The build machine's environment must not be baked into the snapshot.
 os.environ.clear()
@@ -79,6 +82,7 @@ def _prepare(request):
     fresh random state (the snapshot would otherwise repeat one sequence)."""
     os.environ.clear()
     os.environ.update(request.get("env") or {})
+    sandrun._install(request.get("tools") or [], wit_world.call_tool, _WitErr)
     sys.argv = list(request.get("argv") or [""])
     script_dir = request["script_dir"]
     sys.path[:] = [script_dir] + _BASE_SYS_PATH
