@@ -150,3 +150,54 @@ fn run_handler_takes_only_the_sources_the_config_allows() {
         client.cancel().await.expect("close");
     });
 }
+
+#[test]
+fn streamable_http_answers_initialize_with_a_session() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let cache = isolated_cache();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sandrun"))
+        .args(["mcp", "--http", "127.0.0.1:0"])
+        .env("SANDRUN_IMAGE_DIR", image_dir())
+        .env("SANDRUN_CACHE_DIR", cache.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn sandrun mcp --http");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    stderr.read_line(&mut line).expect("the address line");
+    let address = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    let post = |body: &str, session: Option<&str>| -> String {
+        let mut stream = std::net::TcpStream::connect(&address).expect("connect");
+        let session = session.map_or(String::new(), |s| format!("Mcp-Session-Id: {s}\r\n"));
+        let request = format!(
+            "POST /mcp HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+             Accept: application/json, text/event-stream\r\n{session}Connection: close\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).expect("send");
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .expect("timeout");
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+    let initialize = post(
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"test","version":"1"}}}"#,
+        None,
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(initialize.starts_with("HTTP/1.1 200"), "{initialize}");
+    assert!(initialize.contains("\"name\":\"sandrun\""), "{initialize}");
+    assert!(
+        initialize.to_ascii_lowercase().contains("mcp-session-id:"),
+        "a session id for later requests: {initialize}"
+    );
+}
