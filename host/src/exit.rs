@@ -48,11 +48,16 @@ pub(crate) use bad_input;
 
 /// The exit status for an error that ended a command.
 pub fn for_error(error: &anyhow::Error) -> ExitCode {
-    ExitCode::from(if is_bad_input(error) {
+    ExitCode::from(code_for_error(error))
+}
+
+/// [`for_error`] as a number: [`BAD_INPUT`] or [`INTERNAL`].
+pub fn code_for_error(error: &anyhow::Error) -> u8 {
+    if is_bad_input(error) {
         BAD_INPUT
     } else {
         INTERNAL
-    })
+    }
 }
 
 /// The `--json` object for a run that could not start: `status` is

@@ -16,7 +16,7 @@ use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, Implementation, ServerCapabilities, ServerConfig};
 use rmcp::{ErrorData as McpError, ServerHandler, tool, tool_handler, tool_router};
-use sandrun_runtime::{CancelHandle, GuestImage, Policy, RunResult, Session, SessionOptions};
+use sandrun_runtime::{CancelHandle, GuestImage, RunResult, Session, SessionOptions};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -249,7 +249,9 @@ impl SandrunMcp {
     }
 
     fn options(&self) -> Result<SessionOptions, String> {
-        let policy = policy(&self.shared.config.limits)?;
+        // The config's limits are both the ceiling and what every call gets.
+        let policy = invoke::policy("mcp", &self.shared.config.limits, &Limits::default())
+            .map_err(|e| e.message)?;
         Ok(SessionOptions {
             policy,
             idle_timeout: Duration::from_secs(self.shared.config.session_idle_secs),
@@ -277,25 +279,6 @@ impl SandrunMcp {
             .get(id)
             .cloned()
     }
-}
-
-fn policy(limits: &Limits) -> Result<Policy, String> {
-    let mut policy = Policy {
-        timeout_ms: (limits.timeout_secs.unwrap_or(30.0) * 1000.0)
-            .round()
-            .max(1.0) as u64,
-        fuel: limits.fuel,
-        ..Policy::default()
-    };
-    if let Some(mib) = limits.memory_mib {
-        policy.memory_bytes = mib * 1024 * 1024;
-    }
-    if let Some(bytes) = limits.max_output_bytes {
-        policy.stdout_bytes = bytes;
-        policy.stderr_bytes = bytes;
-    }
-    policy.validate().map_err(|e| e.to_string())?;
-    Ok(policy)
 }
 
 async fn blocking<T: Send + 'static>(
@@ -383,15 +366,15 @@ impl SandrunMcp {
         let value = blocking(move || {
             let context = Context {
                 image: &shared.image,
-                cache_dir: shared.cache_dir.clone(),
+                cache_dir: &shared.cache_dir,
                 sources: &shared.sources,
                 metrics: &shared.metrics,
-                s3_endpoint: shared.config.s3_endpoint.clone(),
+                s3_endpoint: shared.config.s3_endpoint.as_deref(),
                 github_api_url: shared
                     .config
                     .github_api_url
-                    .clone()
-                    .unwrap_or_else(|| "https://api.github.com".into()),
+                    .as_deref()
+                    .unwrap_or("https://api.github.com"),
                 allow_insecure_http: false,
             };
             let id = crate::id::new_uuid();

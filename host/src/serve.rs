@@ -84,6 +84,8 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         endpoint: config.server.s3_endpoint.clone(),
     };
     let store = ResultStore::open(&options.result_store, &s3).await?;
+    // No tenant reads the bucket that holds every tenant's results.
+    let reserved_buckets: Vec<String> = store.bucket().map(str::to_string).into_iter().collect();
     let max_running = config
         .server
         .max_running
@@ -131,11 +133,7 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         grace: Duration::from_secs(config.server.shutdown_grace_secs),
         rules: invoke::SourceRules {
             allow_insecure_http: config.server.allow_insecure_http,
-            reserved_buckets: options
-                .result_store
-                .strip_prefix("s3://")
-                .map(|rest| vec![rest.split('/').next().unwrap_or(rest).to_string()])
-                .unwrap_or_default(),
+            reserved_buckets,
         },
     });
 
@@ -264,11 +262,11 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Arc<Tenant>, Ap
 fn context(state: &AppState) -> Context<'_> {
     Context {
         image: &state.image,
-        cache_dir: state.cache_dir.clone(),
+        cache_dir: &state.cache_dir,
         sources: &state.sources,
         metrics: &state.metrics,
-        s3_endpoint: state.s3_endpoint.clone(),
-        github_api_url: state.github_api_url.clone(),
+        s3_endpoint: state.s3_endpoint.as_deref(),
+        github_api_url: &state.github_api_url,
         allow_insecure_http: state.allow_insecure_http,
     }
 }

@@ -18,11 +18,6 @@ pub mod types;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// A unique id in the shape AWS uses (a UUID).
-pub fn new_execution_id() -> String {
-    crate::id::new_uuid()
-}
-
 /// Sets `flag` and calls `on_interrupt` when the process gets Ctrl-C
 /// (SIGINT), so a run can cancel its scripts and report them cancelled
 /// instead of dying with nothing reported.

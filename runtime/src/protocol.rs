@@ -48,8 +48,8 @@ pub(crate) struct GuestRequest<'a> {
     pub env: &'a BTreeMap<String, String>,
     pub code: Option<&'a str>,
     /// The host tools' names, descriptions and argument schemas.
-    #[serde(skip_serializing_if = "Value::is_null")]
-    pub tools: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tools: Option<&'a Value>,
 }
 
 #[derive(Deserialize)]

@@ -406,10 +406,7 @@ fn guest_request(
         cwd: SCRIPT_DIR,
         env,
         code: None,
-        tools: invocation
-            .tools
-            .as_ref()
-            .map_or(Value::Null, |tools| tools.describe()),
+        tools: invocation.tools.as_deref().map(crate::ToolSet::describe),
     };
     // Serializing plain strings and JSON values cannot fail.
     serde_json::to_string(&request).unwrap_or_default()

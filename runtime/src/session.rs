@@ -210,11 +210,7 @@ impl Session {
             cwd: crate::protocol::SCRATCH_DIR,
             env: &self.env,
             code: Some(code),
-            tools: self
-                .options
-                .tools
-                .as_ref()
-                .map_or(Value::Null, |tools| tools.describe()),
+            tools: self.options.tools.as_deref().map(crate::ToolSet::describe),
         })
         .unwrap_or_default();
 

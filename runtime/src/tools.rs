@@ -71,6 +71,8 @@ pub struct ToolSet {
     tools: Vec<Arc<Tool>>,
     gate: Option<Gate>,
     max_calls: u32,
+    /// What the guest is told, built once (every request carries it).
+    described: std::sync::OnceLock<Value>,
 }
 
 impl std::fmt::Debug for ToolSet {
@@ -114,6 +116,7 @@ impl ToolSet {
             tools: Vec::new(),
             gate: None,
             max_calls: 64,
+            described: std::sync::OnceLock::new(),
         }
     }
 
@@ -132,6 +135,7 @@ impl ToolSet {
             parameters,
             handler: Arc::new(handler),
         }));
+        self.described = std::sync::OnceLock::new();
         self
     }
 
@@ -157,13 +161,15 @@ impl ToolSet {
     }
 
     /// What the guest is told about the tools (for `help(tools)`).
-    pub(crate) fn describe(&self) -> Value {
-        Value::Array(
-            self.tools
-                .iter()
-                .map(|t| json!({"name": t.name, "description": t.description, "parameters": t.parameters}))
-                .collect(),
-        )
+    pub(crate) fn describe(&self) -> &Value {
+        self.described.get_or_init(|| {
+            Value::Array(
+                self.tools
+                    .iter()
+                    .map(|t| json!({"name": t.name, "description": t.description, "parameters": t.parameters}))
+                    .collect(),
+            )
+        })
     }
 
     /// Runs one call from the guest: the answer as JSON text, or the

@@ -73,7 +73,7 @@ pub fn run(global: &GlobalArgs, args: &AutomationRunArgs) -> anyhow::Result<Exit
         });
     }
     let options = Options {
-        execution_id: ssm::new_execution_id(),
+        execution_id: crate::id::new_uuid(),
         account_id: args.account_id.clone(),
         region: args.region.clone(),
         no_sleep: args.no_sleep,

@@ -67,7 +67,7 @@ pub fn run(global: &GlobalArgs, args: &CommandRunArgs) -> anyhow::Result<ExitCod
         });
     }
     let settings = RunSettings {
-        command_id: ssm::new_execution_id(),
+        command_id: crate::id::new_uuid(),
         image: &image,
         fetch: args.fetch.clone(),
         cache_dir: loader::cache_dir(global)?,

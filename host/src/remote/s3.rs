@@ -59,6 +59,11 @@ impl Bucket {
         }
     }
 
+    /// The bucket's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     fn explain<E, R>(&self, key: &str, error: SdkError<E, R>) -> anyhow::Error
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,

@@ -65,9 +65,14 @@ impl SecretProvider {
     /// Resolves a `{{ssm-secure:NAME}}` reference, or takes `text` itself as
     /// the value when it is not a reference.
     pub fn resolve(&self, text: &str) -> anyhow::Result<Secret> {
-        let Some(name) = reference_name(text) else {
-            return Ok(Secret(text.to_string()));
-        };
+        match reference_name(text) {
+            Some(name) => self.lookup(name),
+            None => Ok(Secret(text.to_string())),
+        }
+    }
+
+    /// The secret called `name`.
+    pub fn lookup(&self, name: &str) -> anyhow::Result<Secret> {
         if let Some(only) = &self.only {
             return only
                 .get(name)

@@ -3,7 +3,7 @@
 //! its source prepared and the sandbox run on a blocking thread.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
@@ -222,7 +222,7 @@ fn host_allowed(allowed: &[String], authority: &str) -> bool {
 
 /// The request's limits within the tenant's ceilings; a request over a
 /// ceiling is refused, not clamped.
-fn policy(tenant: &str, ceiling: &Limits, asked: &Limits) -> Result<Policy, ApiError> {
+pub(crate) fn policy(tenant: &str, ceiling: &Limits, asked: &Limits) -> Result<Policy, ApiError> {
     fn pick<T: PartialOrd + Copy + std::fmt::Display>(
         tenant: &str,
         name: &str,
@@ -319,11 +319,11 @@ impl SourceCache {
 /// What the blocking half needs from the server.
 pub struct Context<'a> {
     pub image: &'a GuestImage,
-    pub cache_dir: PathBuf,
+    pub cache_dir: &'a Path,
     pub sources: &'a SourceCache,
     pub metrics: &'a Metrics,
-    pub s3_endpoint: Option<String>,
-    pub github_api_url: String,
+    pub s3_endpoint: Option<&'a str>,
+    pub github_api_url: &'a str,
     pub allow_insecure_http: bool,
 }
 
@@ -380,9 +380,9 @@ fn try_execute(
                     ..DownloadLimits::default()
                 },
                 offline: false,
-                github_api_url: context.github_api_url.clone(),
+                github_api_url: context.github_api_url.to_string(),
                 s3: S3Options {
-                    endpoint: context.s3_endpoint.clone(),
+                    endpoint: context.s3_endpoint.map(str::to_string),
                 },
                 secrets: SecretProvider {
                     file: None,

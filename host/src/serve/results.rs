@@ -40,6 +40,14 @@ impl ResultStore {
         Ok(ResultStore::Dir(dir))
     }
 
+    /// The S3 bucket the store writes to, if it is one.
+    pub fn bucket(&self) -> Option<&str> {
+        match self {
+            ResultStore::Dir(_) => None,
+            ResultStore::S3 { bucket, .. } => Some(bucket.name()),
+        }
+    }
+
     fn key(prefix: &str, path: &str) -> String {
         if prefix.is_empty() {
             path.to_string()

@@ -264,17 +264,12 @@ impl<'a> Executor<'a> {
             status,
             execution_start_time: clock::rfc3339(started),
             execution_end_time: clock::rfc3339(SystemTime::now()),
-            parameters: self.shown_parameters(),
+            // Secret references stay references: resolved only where a step uses them.
+            parameters: Value::Object(self.parameters.clone()),
             outputs: document_outputs,
             failure_message: failure,
             step_executions: steps,
         }
-    }
-
-    /// Parameters as the record shows them: secret references stay
-    /// references (they are resolved only where a step uses them).
-    fn shown_parameters(&self) -> Value {
-        Value::Object(self.parameters.clone())
     }
 
     fn run_step(&self, step: &Step, outputs: &mut Map<String, Value>) -> StepRecord {
@@ -286,7 +281,7 @@ impl<'a> Executor<'a> {
             attempts += 1;
             (outcome, shown_inputs) = self.attempt(step, outputs);
             if outcome.status == ExecutionStatus::Success {
-                outcome = self.select_outputs(step, outcome, outputs);
+                outcome = self.select_outputs(step, outcome);
             }
             let retry = matches!(
                 outcome.status,
@@ -392,7 +387,7 @@ impl<'a> Executor<'a> {
                 let secret = self
                     .options
                     .secrets
-                    .resolve(&format!("{{{{ssm-secure:{name}}}}}"))
+                    .lookup(name)
                     .map_err(|e| e.to_string())?;
                 Ok(Resolved {
                     value: Value::String(secret.expose().to_string()),
@@ -405,7 +400,7 @@ impl<'a> Executor<'a> {
     /// Picks the declared outputs from the response, converted to their
     /// types; a selector that matches nothing or a value of the wrong type
     /// fails the step.
-    fn select_outputs(&self, step: &Step, mut outcome: Outcome, _: &Map<String, Value>) -> Outcome {
+    fn select_outputs(&self, step: &Step, mut outcome: Outcome) -> Outcome {
         let mut selected = Map::new();
         let given = outcome.outputs.take();
         if step.action == EXECUTE_SCRIPT
@@ -496,7 +491,7 @@ impl<'a> Executor<'a> {
             Some(other) => other.clone(),
         };
         let (source, handler) = match (inputs.get("Script"), text("Attachment")) {
-            (Some(Value::String(script)), _) => (inline_script(script)?, handler),
+            (Some(Value::String(script)), _) => (ScriptSource::from_text(script)?, handler),
             (_, Some(name)) => (self.attachment(&name)?, handler),
             _ => anyhow::bail!("give the script as Script text or name an Attachment"),
         };
@@ -664,10 +659,4 @@ fn mocked(mock: &MockStep) -> Outcome {
             )
         },
     }
-}
-
-/// An inline `Script`: written alone into a temporary folder as
-/// `script.py`, whose `Handler` is a function name.
-fn inline_script(script: &str) -> anyhow::Result<ScriptSource> {
-    ScriptSource::from_text(script)
 }

@@ -320,7 +320,7 @@ fn run_one(settings: &RunSettings<'_>, target: &Target) -> InvocationRecord {
             record.status = "Failed".into();
             record.status_details = "Failed".into();
             record.response_code = -1;
-            record.exit_code = u8::try_from(exit_code_of(&error)).unwrap_or(exit::INTERNAL);
+            record.exit_code = exit::code_for_error(&error);
             record.error = json.get("error").cloned();
             (String::new(), format!("{message}\n"))
         }
@@ -336,14 +336,6 @@ fn run_one(settings: &RunSettings<'_>, target: &Target) -> InvocationRecord {
             .push_str(&format!("sandrun: cannot save the output: {error:#}\n"));
     }
     record
-}
-
-fn exit_code_of(error: &anyhow::Error) -> i32 {
-    if exit::error_json(error)["error"]["type"] == "BadInput" {
-        i32::from(exit::BAD_INPUT)
-    } else {
-        i32::from(exit::INTERNAL)
-    }
 }
 
 /// Downloads, places and runs; returns the full stdout and stderr.
